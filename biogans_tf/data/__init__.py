@@ -1,0 +1,1 @@
+"""Data layer: simulator, readers, tf.data pipelines and nearest-neighbour mining."""
