@@ -24,6 +24,10 @@ def atomic_path(path: str, is_dir: bool = False):
     else:
         fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", dir=parent)
         os.close(fd)
+        # mkstemp creates 0600 files; give the final file the usual umask-based mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         if is_dir and os.path.isdir(path):

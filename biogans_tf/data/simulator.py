@@ -1,0 +1,298 @@
+"""A procedural LIN-like fission-yeast simulator: the embedded default data source.
+
+Renders two-channel cells like the LIN dataset (Dodgson et al. 2017): red = Bgs4 (growing tips,
+septum), green = one of 8 polarity proteins, 48x80 (or 96x160) uint8, background exactly 0.
+Every cell has a known cell-cycle phase and stage, and a "joint" split renders ALL green
+proteins on the same cell, which real LIN data cannot provide.
+
+Determinism: cell i of (seed, split, protein) draws all its randomness from its own generator
+(see sim/params.py), so results are byte-identical for the same arguments and prefix-stable
+(`simulate(p, 10, s)` equals the first 10 cells of `simulate(p, 1000, s)`). Splits use disjoint
+streams. In the "joint" split the geometry (and red channel) of cell i is shared by all
+proteins, so `simulate(p, n, s, split="joint")` equals the red + p channels of
+`simulate_joint(proteins, n, s)`.
+
+Dataset layout written by `write_dataset` (the LIN layout plus ground truth):
+
+    out_dir/train/<Protein>/cell<N>.png   8-bit RGB, R = Bgs4, G = protein, B = 0; N from 0
+    out_dir/train/metadata.csv            file (relative to the split folder, e.g.
+                                          "Alp14/cell3.png"), protein, phase, stage,
+                                          length_px, width_px, polarity, seed
+    out_dir/test/...                      the same for the test split
+    out_dir/joint/cells.npz               (joint=True) images uint8 [n_test, H, W, 1 + C]
+                                          (red, then one green per protein in `proteins`
+                                          order), proteins str [C], and one array per
+                                          metadata column (file, phase, stage, length_px,
+                                          width_px, polarity, seed)
+    out_dir/joint/metadata.csv            (joint=True) one row per joint cell
+    out_dir/results.json                  what was written (also printed by the CLI)
+
+Metadata: phase in [0, 1) from the asynchronous-population density 2 ln2 * 2^(-a); stage
+monopolar (a < 0.34) / bipolar (a < 0.75) / septating; length_px / width_px: extent of the
+cell mask along x / y; polarity: "left"/"right" (the growing old end of a monopolar cell) or
+"bipolar"; seed: the dataset seed.
+
+CLI:
+    python -m biogans_tf.data.simulator --out DIR --n_train N --n_test M --seed S \
+        [--proteins Alp14,Arp3,...] [--image_size 48x80] [--joint]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import functools
+import json
+import os
+import sys
+
+import numpy as np
+
+from biogans_tf.data.cellset import CellSet
+from biogans_tf.data.errors import DataError
+from biogans_tf.data.sim import imaging, patterns
+from biogans_tf.data.sim.geometry import STAGES, mask_extent, sample_geometry
+from biogans_tf.data.sim.params import (
+    GEOMETRY_DRAWS,
+    GREEN_DRAWS,
+    STREAM_GEOMETRY,
+    STREAM_GREEN,
+    Draws,
+    cell_draws,
+    gaussian_from_uniform,
+)
+
+PROTEINS: tuple[str, ...] = ("Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1", "Fim1", "Tea4")
+METADATA_COLUMNS = ("file", "protein", "phase", "stage", "length_px", "width_px", "polarity", "seed")
+JOINT_SPLIT = "joint"
+_CHUNK = 64  # cells rendered together: small enough that the [chunk, H, W] fields stay in cache
+
+
+def check_image_size(image_size, field: str = "image_size") -> tuple[int, int]:
+    """Validate `(height, width)`; raise DataError naming `field` otherwise."""
+    try:
+        h, w = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise DataError(field, f"expected (height, width) ints, got {image_size!r}") from None
+    if h < 24 or w < 40 or tuple(image_size) != (h, w):
+        raise DataError(
+            field, f"expected (height, width) with height >= 24 and width >= 40, got {image_size!r}"
+        )
+    return h, w
+
+
+def check_proteins(proteins, field: str = "proteins") -> tuple[str, ...]:
+    """Validate protein names against PROTEINS; raise DataError naming `field` otherwise."""
+    if isinstance(proteins, str):
+        proteins = (proteins,)
+    proteins = tuple(proteins)
+    unknown = [p for p in proteins if p not in PROTEINS]
+    if unknown or not proteins:
+        raise DataError(
+            field, f"unknown protein(s) {unknown or '(none given)'}; expected some of {list(PROTEINS)}"
+        )
+    if len(set(proteins)) != len(proteins):
+        raise DataError(field, f"duplicate protein names in {list(proteins)}")
+    return proteins
+
+
+def _check_counts(seed: int, n: int, start: int = 0) -> None:
+    for name, value in (("seed", seed), ("n", n), ("start", start)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            raise DataError(name, f"expected a non-negative int, got {value!r}")
+
+
+def _render_chunk(proteins, geom_key, seed, split, image_size, idx):
+    """Render one chunk of cells; returns uint8 `[k, H, W, 1 + C]` and the cells' metadata."""
+    H, W = image_size
+    uni, noise = cell_draws(seed, split, geom_key, STREAM_GEOMETRY, idx, GEOMETRY_DRAWS, (2, H, W))
+    dr = Draws(uni)
+    geom = sample_geometry(dr, (H, W), noise[:, 1])
+    red_noise = gaussian_from_uniform(noise[:, 0])
+    channels = [imaging.expose(patterns.red_bgs4(geom, dr), geom, imaging.RED, dr, red_noise)]
+    for p in proteins:
+        uni_p, noise_p = cell_draws(
+            seed, split, 1 + PROTEINS.index(p), STREAM_GREEN, idx, GREEN_DRAWS, (H, W)
+        )
+        dr_p = Draws(uni_p)
+        layers = patterns.GREEN[p](geom, dr_p)
+        channels.append(imaging.expose(layers, geom, imaging.GREEN[p], dr_p, gaussian_from_uniform(noise_p)))
+    length, width = mask_extent(geom.mask)
+    meta = []
+    for j, i in enumerate(idx):
+        stage = int(geom.stage[j])
+        meta.append(
+            {
+                "file": f"cell{i}.png",
+                "phase": float(geom.phase[j]),
+                "stage": STAGES[stage],
+                "length_px": int(length[j]),
+                "width_px": int(width[j]),
+                "polarity": "bipolar" if stage > 0 else ("right" if geom.old_side[j] > 0 else "left"),
+                "seed": int(seed),
+            }
+        )
+    return np.stack(channels, axis=-1), meta
+
+
+def _render(proteins, geom_key, seed, split, image_size, indices):
+    """Render cells `indices` with the red channel and one green per protein.
+
+    Chunks are independent (every cell has its own random stream), so they are rendered on a
+    few threads (numpy/scipy release the GIL) and the result does not depend on the threading.
+
+    Returns:
+        uint8 `[n, H, W, 1 + len(proteins)]` and one metadata dict per cell.
+    """
+    H, W = image_size
+    chunks = [indices[lo : lo + _CHUNK] for lo in range(0, len(indices), _CHUNK)]
+    if not chunks:
+        return np.zeros((0, H, W, 1 + len(proteins)), np.uint8), []
+    work = functools.partial(_render_chunk, proteins, geom_key, seed, split, image_size)
+    workers = min(len(chunks), _threads())
+    if workers > 1:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(work, chunks))
+    else:
+        parts = [work(c) for c in chunks]
+    return np.concatenate([p[0] for p in parts], axis=0), [m for p in parts for m in p[1]]
+
+
+def _threads() -> int:
+    """Worker threads: BIOGANS_SIM_THREADS if set, else the usable CPU count (at most 8)."""
+    env = os.environ.get("BIOGANS_SIM_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+def simulate(
+    protein: str, n: int, seed: int, split: str = "train", image_size=(48, 80), start: int = 0
+) -> tuple[np.ndarray, list[dict]]:
+    """Simulate cells `start .. start + n - 1` of one protein.
+
+    Args:
+        protein: one of PROTEINS.
+        n: number of cells; seed: dataset seed (non-negative int).
+        split: split name ("train", "test", "joint" or any other name: its own stream).
+        image_size: (height, width), e.g. (48, 80) or (96, 160).
+        start: index of the first cell.
+
+    Returns:
+        uint8 `[n, H, W, 2]` (channel 0 = red/Bgs4, 1 = green/protein) and one metadata dict per
+        cell with keys file ("cell17.png"), protein, phase, stage, length_px, width_px,
+        polarity ("left"/"right"/"bipolar"), seed.
+    """
+    (protein,) = check_proteins((protein,), "protein")
+    image_size = check_image_size(image_size)
+    _check_counts(seed, n, start)
+    geom_key = 0 if split == JOINT_SPLIT else 1 + PROTEINS.index(protein)
+    images, meta = _render((protein,), geom_key, int(seed), split, image_size, list(range(start, start + n)))
+    for m in meta:
+        m["protein"] = protein
+    return images, [{k: m[k] for k in METADATA_COLUMNS} for m in meta]
+
+
+def simulate_joint(
+    proteins, n: int, seed: int, split: str = JOINT_SPLIT, image_size=(48, 80), start: int = 0
+) -> tuple[np.ndarray, list[dict]]:
+    """Simulate cells with every protein's green rendered on the same geometry and phase.
+
+    Args:
+        proteins: names from PROTEINS, in the output's channel order.
+        n, seed, split, image_size, start: as in `simulate`.
+
+    Returns:
+        uint8 `[n, H, W, 1 + C]` (channel 0 = red/Bgs4, then one green per protein) and one
+        metadata dict per cell (protein = the comma-joined protein list).
+    """
+    proteins = check_proteins(proteins)
+    image_size = check_image_size(image_size)
+    _check_counts(seed, n, start)
+    images, meta = _render(proteins, 0, int(seed), split, image_size, list(range(start, start + n)))
+    for m in meta:
+        m["protein"] = ",".join(proteins)
+    return images, [{k: m[k] for k in METADATA_COLUMNS} for m in meta]
+
+
+def simulate_cellset(
+    proteins, n_per_protein: int, seed: int, split: str = "train", image_size=(48, 80)
+) -> CellSet:
+    """Simulate `n_per_protein` cells of each protein as a CellSet.
+
+    Files are "<split>/<Protein>/cell<N>.png" (as in a written dataset); images are ordered by
+    (protein order, cell index), which is the readers' natural file order, so a written and re-read
+    dataset comes back in the same order. Labels index into `proteins`.
+    """
+    proteins = check_proteins(proteins)
+    images, labels, files = [], [], []
+    for k, p in enumerate(proteins):
+        imgs, _ = simulate(p, n_per_protein, seed, split, image_size)
+        images.append(imgs)
+        labels.append(np.full(n_per_protein, k, np.int32))
+        files.extend(f"{split}/{p}/cell{i}.png" for i in range(n_per_protein))
+    h, w = check_image_size(image_size)
+    return CellSet(
+        images=np.concatenate(images, axis=0) if images else np.zeros((0, h, w, 2), np.uint8),
+        labels=np.concatenate(labels),
+        proteins=proteins,
+        files=tuple(files),
+        source=f"simulator(seed={seed}, n={n_per_protein}, split={split}, image_size={h}x{w})",
+    )
+
+
+def write_dataset(
+    out_dir, n_train: int, n_test: int, seed: int, proteins=PROTEINS, image_size=(48, 80), joint: bool = False
+) -> dict:
+    """Write a LIN-layout dataset (see the module docstring) atomically; return its summary."""
+    from biogans_tf.data.sim.writer import write
+
+    proteins = check_proteins(proteins)
+    image_size = check_image_size(image_size)
+    _check_counts(seed, n_train)
+    _check_counts(seed, n_test)
+    return write(out_dir, n_train, n_test, int(seed), proteins, image_size, joint)
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    """Parse "48x80" -> (48, 80); raise DataError naming --image_size otherwise."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise DataError("--image_size", f"expected HEIGHTxWIDTH like 48x80 or 96x160, got {text!r}")
+    return check_image_size((int(parts[0]), int(parts[1])), "--image_size")
+
+
+def main(argv=None) -> int:
+    """CLI entry point: write a simulated dataset and print its summary as one JSON line."""
+    ap = argparse.ArgumentParser(
+        prog="python -m biogans_tf.data.simulator", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--out", required=True, help="output folder (created; replaced if it holds a dataset)")
+    ap.add_argument("--n_train", type=int, required=True, help="training cells per protein")
+    ap.add_argument("--n_test", type=int, required=True, help="test cells per protein (and joint cells)")
+    ap.add_argument("--seed", type=int, required=True, help="dataset seed (non-negative)")
+    ap.add_argument(
+        "--proteins", default=",".join(PROTEINS), help="comma-separated subset of " + ",".join(PROTEINS)
+    )
+    ap.add_argument("--image_size", default="48x80", help="HEIGHTxWIDTH, e.g. 48x80 or 96x160")
+    ap.add_argument("--joint", action="store_true", help="also write the joint split (all greens per cell)")
+    args = ap.parse_args(argv)
+    try:
+        proteins = check_proteins([p.strip() for p in args.proteins.split(",") if p.strip()], "--proteins")
+        size = parse_image_size(args.image_size)
+        for flag in ("n_train", "n_test", "seed"):
+            if getattr(args, flag) < 0:
+                raise DataError(f"--{flag}", f"expected a non-negative int, got {getattr(args, flag)}")
+        summary = write_dataset(args.out, args.n_train, args.n_test, args.seed, proteins, size, args.joint)
+    except DataError as e:
+        ap.error(str(e))
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""In-graph latent reconstruction (batched L-BFGS) and latent-space interpolation.
+
+Reconstruction answers "which z makes the generator draw this cell?": for every image we minimise the
+mean squared pixel error between `G(z)` and the image over z with L-BFGS, from several random starts,
+and keep the best start per image. All (restart, image) pairs are solved as ONE batch of independent
+problems with `tfp.optimizer.lbfgs_minimize` (its batched mode keeps a separate history, line search and
+convergence flag per row), so the whole thing is a single graph that runs on an accelerator, exports
+into a SavedModel signature and needs no Python loop.
+
+The generator must be evaluated in inference mode (`training=False`): with batch statistics the rows
+would interact and the problems would no longer be independent.
+
+Everything here works both eagerly (it wraps itself in a `tf.function`) and inside a traced function
+(e.g. a SavedModel signature, where `iterations`, `restarts` and `seed` may be tensors).
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+MODES = ("regular", "separable")
+INTERPOLATIONS = ("linear", "spherical")
+
+# L-BFGS stops a row when max|grad| falls below this. The objective is a mean over pixels, so its
+# gradients are small; the default 1e-8 would stop well-fitting rows early.
+_GRAD_TOLERANCE = 1e-12
+
+
+def _per_image_mse(pred, target, weights):
+    """Mean squared error on [0, 1] intensities per image, `[B, ...]` -> `[B]`.
+
+    The images live in [-1, 1]; halving the difference maps it to [0, 1] intensities.
+    """
+    sq = tf.square((pred - target) * 0.5)
+    axes = tf.range(1, tf.rank(sq))
+    if weights is None:
+        return tf.reduce_mean(sq, axis=axes)
+    w = tf.broadcast_to(tf.cast(weights, sq.dtype), tf.shape(sq))
+    return tf.reduce_sum(sq * w, axis=axes) / tf.maximum(tf.reduce_sum(w, axis=axes), 1e-12)
+
+
+def _channels(x, channels):
+    """Select a `(start, stop)` range of the last (channel) axis; None keeps all channels."""
+    if channels is None or x is None:
+        return x
+    start, stop = channels
+    return x[..., start:stop]
+
+
+def fit_latent(
+    generator_fn, targets, z_init, *, free=None, channels=None, weights=None, iterations=50
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Fit part of z to images with batched L-BFGS; the other coordinates of z stay exactly fixed.
+
+    Args:
+        generator_fn: callable `z [N, nz] -> images [N, ...]` (inference mode), e.g.
+            `lambda z: G(z, training=False)`. Images are channel-last; channel 0 is the red.
+        targets: float32 `[N, ...]` in [-1, 1], same layout as the generator's output.
+        z_init: float32 `[N, nz]` starting points, one independent problem per row.
+        free: `(start, stop)` range of z coordinates to optimise (default: all of them). The others
+            are concatenated back unchanged, so they are bit-for-bit equal to `z_init`.
+        channels: `(start, stop)` range of the last image axis the loss looks at (default: all).
+        weights: optional per-pixel weights broadcastable to `targets` (e.g. `[N, 1, 1, c]` to ignore
+            some channels of some images).
+        iterations: maximum L-BFGS iterations (int or int32 tensor).
+
+    Returns:
+        `(z [N, nz], mse [N])`: fitted z and the final per-row loss (mean squared error on [0, 1]
+        intensities over the selected channels).
+    """
+    z_init = tf.convert_to_tensor(z_init, tf.float32)
+    targets = tf.convert_to_tensor(targets, tf.float32)
+    nz = z_init.shape[-1]
+    start, stop = free if free is not None else (0, nz)
+    left, v0, right = z_init[:, :start], z_init[:, start:stop], z_init[:, stop:]
+    tgt = _channels(targets, channels)
+    w = _channels(weights, channels)
+
+    def assemble(v):
+        return tf.concat([left, v, right], axis=1)
+
+    def loss_fn(v):
+        return _per_image_mse(_channels(generator_fn(assemble(v)), channels), tgt, w)
+
+    def value_and_gradients(v):
+        with tf.GradientTape() as tape:
+            tape.watch(v)
+            loss = loss_fn(v)
+            # The rows are independent, so the gradient of the sum is each row's own gradient.
+            total = tf.reduce_sum(loss)
+        return loss, tape.gradient(total, v)
+
+    # One traced function for all of L-BFGS's call sites (initial point, line search): the exported graph
+    # holds the generator's forward and backward pass once instead of once per call site.
+    result = _lbfgs(tf.function(value_and_gradients, autograph=False), v0, iterations)
+    z = assemble(result.position)
+    return z, loss_fn(result.position)
+
+
+def _lbfgs(value_and_gradients, v0, iterations):
+    # Imported lazily: tfp is only needed when a reconstruction is traced, and a SavedModel that ran it
+    # reloads without tfp installed.
+    import tensorflow_probability as tfp
+
+    return tfp.optimizer.lbfgs_minimize(
+        value_and_gradients,
+        initial_position=v0,
+        max_iterations=iterations,
+        tolerance=_GRAD_TOLERANCE,
+        num_correction_pairs=10,
+    )
+
+
+def _tile_rows(x, restarts):
+    """`[B, ...]` -> `[restarts * B, ...]`, restart-major (row r * B + b is restart r of image b)."""
+    multiples = tf.concat([[restarts], tf.ones([tf.rank(x) - 1], tf.int32)], axis=0)
+    return tf.tile(x, multiples)
+
+
+def _best_per_image(values, loss, restarts, batch):
+    """Pick, per image, the restart with the lowest loss. `values [R*B, k]`, `loss [R*B]` -> `[B, k]`."""
+    loss = tf.reshape(loss, [restarts, batch])
+    best = tf.argmin(loss, axis=0, output_type=tf.int32)
+    idx = tf.stack([best, tf.range(batch)], axis=1)
+    k = values.shape[-1] if values.shape[-1] is not None else -1  # keep nz static for later shapes
+    return tf.gather_nd(tf.reshape(values, [restarts, batch, k]), idx)
+
+
+def gaussian_nll(z) -> tf.Tensor:
+    """Negative log-likelihood of z under N(0, I): `0.5 * ||z||^2 + nz/2 * log(2 pi)`; `[B, nz]` -> `[B]`."""
+    z = tf.convert_to_tensor(z, tf.float32)
+    nz = tf.cast(tf.shape(z)[-1], tf.float32)
+    return 0.5 * tf.reduce_sum(tf.square(z), axis=-1) + 0.5 * nz * math.log(2.0 * math.pi)
+
+
+def _reconstruct(generator_fn, images, nz, iterations, restarts, seed, mode, red_dims, weights):
+    images = tf.convert_to_tensor(images, tf.float32)
+    iterations = tf.convert_to_tensor(iterations, tf.int32)
+    restarts = tf.convert_to_tensor(restarts, tf.int32)
+    seed = tf.cast(seed, tf.int64)
+    checks = [
+        tf.debugging.assert_positive(restarts, message="reconstruct: restarts must be >= 1"),
+        tf.debugging.assert_non_negative(iterations, message="reconstruct: iterations must be >= 0"),
+    ]
+    with tf.control_dependencies(checks):
+        batch = tf.shape(images)[0]
+        rows = restarts * batch
+    targets = _tile_rows(images, restarts)
+    w = None if weights is None else _tile_rows(tf.broadcast_to(weights, tf.shape(images)), restarts)
+    z0 = tf.random.stateless_normal(tf.stack([rows, nz]), seed=tf.stack([seed, tf.constant(0, tf.int64)]))
+
+    if mode == "regular":
+        z, loss = fit_latent(generator_fn, targets, z0, weights=w, iterations=iterations)
+        z_best = _best_per_image(z, loss, restarts, batch)
+    else:
+        # Red first: the red half of z alone draws the red channel, so fit it on the red channel with
+        # the green half left at its random start; then keep the best red per image for every restart
+        # and fit the green half on the green channel(s).
+        z_red, loss_red = fit_latent(
+            generator_fn, targets, z0, free=(0, red_dims), channels=(0, 1), weights=w, iterations=iterations
+        )
+        red_best = _best_per_image(z_red[:, :red_dims], loss_red, restarts, batch)
+        z1 = tf.concat([_tile_rows(red_best, restarts), z0[:, red_dims:]], axis=1)
+        z, loss_green = fit_latent(
+            generator_fn,
+            targets,
+            z1,
+            free=(red_dims, nz),
+            channels=(1, None),
+            weights=w,
+            iterations=iterations,
+        )
+        z_best = _best_per_image(z, loss_green, restarts, batch)
+
+    recon = generator_fn(z_best)
+    l2 = tf.sqrt(_per_image_mse(recon, images, weights))
+    return {"z": z_best, "reconstructions": recon, "l2": l2, "nll": gaussian_nll(z_best)}
+
+
+def reconstruct(
+    generator_fn,
+    images,
+    nz: int,
+    iterations=50,
+    restarts=5,
+    seed=0,
+    mode: str = "regular",
+    red_dims: int | None = None,
+    weights=None,
+) -> dict:
+    """Find latent codes that reproduce `images`, by batched multi-start L-BFGS.
+
+    Args:
+        generator_fn: callable `z float32 [N, nz] -> images [N, ...]` in inference mode, e.g.
+            `lambda z: G(z, training=False)`; images channel-last with channel 0 = red (Bgs4).
+        images: float32 `[B, ...]` in [-1, 1], same layout as the generator output (e.g.
+            `[B, H, W, 2]` for dcgan, `[B, H, W, 1+C]` for star/multichannel).
+        nz: latent size (static int).
+        iterations: maximum L-BFGS iterations per phase (int or int32 tensor).
+        restarts: random starts per image (>= 1); all `restarts * B` problems run as one batch.
+        seed: seed of the starting points (int or int64 tensor); same seed, same result.
+        mode: "regular" (fit all of z on all channels) or "separable" (red-first, for separable and
+            star generators: fit `z[:, :red_dims]` on the red channel with the green half fixed, then
+            `z[:, red_dims:]` on the green channel(s) with the red half fixed).
+        red_dims: size of the red part of z in separable mode (default `nz // 2`).
+        weights: optional per-pixel loss weights broadcastable to `images` (e.g. `[B, 1, 1, c]` to fit
+            only some channels); also used for the reported `l2`.
+
+    Returns:
+        dict of tensors: `z` `[B, nz]` (best restart per image), `reconstructions` (`G(z)`, same
+        shape as `images`), `l2` `[B]` (root mean square error over pixels and channels on [0, 1]
+        intensities), `nll` `[B]` (negative log-likelihood of z under N(0, I)).
+    """
+    if mode not in MODES:
+        raise ValueError(f"reconstruct: mode must be one of {MODES}, got {mode!r}")
+    nz = int(nz)
+    red_dims = nz // 2 if red_dims is None else int(red_dims)
+    if mode == "separable" and not 0 < red_dims < nz:
+        raise ValueError(f"reconstruct: red_dims must be in (0, nz={nz}), got {red_dims}")
+    for name, value in (("iterations", iterations), ("restarts", restarts)):
+        if isinstance(value, int) and value < (1 if name == "restarts" else 0):
+            raise ValueError(f"reconstruct: {name} must be >= {1 if name == 'restarts' else 0}, got {value}")
+
+    def run(images, iterations, restarts, seed):
+        return _reconstruct(generator_fn, images, nz, iterations, restarts, seed, mode, red_dims, weights)
+
+    args = (
+        tf.convert_to_tensor(images, tf.float32),
+        tf.convert_to_tensor(iterations, tf.int32),
+        tf.convert_to_tensor(restarts, tf.int32),
+        tf.convert_to_tensor(seed, tf.int64),
+    )
+    if tf.executing_eagerly():
+        # tfp's while loops are Python loops in eager mode; one trace makes them a graph.
+        return tf.function(run, autograph=False)(*args)
+    return run(*args)
+
+
+def interpolate(z0, z1, steps, kind: str = "linear") -> tf.Tensor:
+    """Points on the path from z0 to z1, endpoints included.
+
+    Args:
+        z0, z1: float32 `[..., nz]` (e.g. `[nz]` or `[B, nz]`), same shape.
+        steps: number of points (>= 1; int or int32 tensor). With 1 the result is just z0.
+        kind: "linear" (straight line) or "spherical" (slerp: the great-circle path, which keeps the
+            norm typical of N(0, I) samples; falls back to linear for (anti)parallel endpoints).
+
+    Returns:
+        float32 `[steps, ..., nz]`.
+    """
+    if kind not in INTERPOLATIONS:
+        raise ValueError(f"interpolate: kind must be one of {INTERPOLATIONS}, got {kind!r}")
+    z0 = tf.convert_to_tensor(z0, tf.float32)
+    z1 = tf.convert_to_tensor(z1, tf.float32)
+    steps = tf.convert_to_tensor(steps, tf.int32)
+    with tf.control_dependencies(
+        [tf.debugging.assert_positive(steps, message="interpolate: steps must be >= 1")]
+    ):
+        t = tf.linspace(0.0, 1.0, steps)
+    t = tf.reshape(t, tf.concat([[-1], tf.ones([tf.rank(z0)], tf.int32)], axis=0))
+    linear = (1.0 - t) * z0 + t * z1
+    if kind == "linear":
+        return linear
+    n0 = tf.norm(z0, axis=-1, keepdims=True)
+    n1 = tf.norm(z1, axis=-1, keepdims=True)
+    cos = tf.reduce_sum(z0 * z1, axis=-1, keepdims=True) / tf.maximum(n0 * n1, 1e-12)
+    omega = tf.acos(tf.clip_by_value(cos, -1.0, 1.0))
+    sin_omega = tf.sin(omega)
+    ok = sin_omega > 1e-6
+    safe = tf.where(ok, sin_omega, tf.ones_like(sin_omega))
+    slerp = (tf.sin((1.0 - t) * omega) * z0 + tf.sin(t * omega) * z1) / safe
+    return tf.where(ok, slerp, linear)

@@ -1,0 +1,375 @@
+"""Test-set reconstruction (paper Sec. 5.2): Table 3 rows, Figure 5 grid, Figure 6 scatter.
+
+For every held-out cell, `biogans_tf.eval.latent.reconstruct` finds the z whose G(z) is closest
+in per-pixel L2 (batched multi-start L-BFGS). This module runs it over a test set in chunks,
+adds the paper's baselines and summarises:
+
+- L2: root mean square error over pixels and both channels on [0, 1] intensities;
+- NLL: negative log-likelihood of the found z under N(0, I);
+- baseline "nearest training cell": the L2 from each test cell to its nearest training cell of
+  the same protein (both channels), found with batched matrix products;
+- baseline "prior": the NLL of random N(0, I) draws (what a typical z scores);
+- summaries: median +- MAD (unscaled) over cells, as the paper's Table 3.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import tensorflow as tf
+
+from biogans_tf.eval.c2st import median_mad
+from biogans_tf.eval.latent import gaussian_nll, reconstruct
+from biogans_tf.io_utils import write_bytes
+from biogans_tf.viz import composite, grid, save_png, to_uint8
+
+
+def _unit(images) -> np.ndarray:
+    """Images as float32 intensities in [0, 1], flattened to `[N, D]`."""
+    x = np.asarray(images)
+    x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else (x.astype(np.float32) + 1.0) / 2.0
+    return x.reshape(x.shape[0], -1)
+
+
+def nearest_neighbours(queries, references, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest reference image of every query image in per-pixel L2.
+
+    Uses `|q - r|^2 = |q|^2 + |r|^2 - 2 q.r` with one matrix product per chunk of queries, then
+    recomputes the chosen pair's error exactly.
+
+    Args:
+        queries: `[N, H, W, c]` uint8 or float in [-1, 1].
+        references: `[M, H, W, c]`, same layout.
+        chunk: queries per matrix product.
+
+    Returns:
+        `(index [N] into references, l2 [N])`, l2 = RMS over pixels and channels on [0, 1].
+    """
+    q, r = _unit(queries), _unit(references)
+    if q.shape[1] != r.shape[1]:
+        raise ValueError(
+            f"nearest_neighbours: queries {np.shape(queries)} and references {np.shape(references)}"
+        )
+    r_sq = np.einsum("md,md->m", r, r)
+    idx = np.empty(len(q), np.int64)
+    for s in range(0, len(q), chunk):
+        block = q[s : s + chunk]
+        d2 = r_sq[None, :] - 2.0 * block @ r.T  # |q|^2 is constant per row: argmin does not need it
+        idx[s : s + chunk] = np.argmin(d2, axis=1)
+    diff = q.astype(np.float64) - r[idx].astype(np.float64)
+    return idx, np.sqrt(np.mean(diff**2, axis=1))
+
+
+def prior_nll(n: int, nz: int, seed: int) -> np.ndarray:
+    """NLL under N(0, I) of `n` random N(0, I) draws of size `nz` (the "prior" baseline), `[n]`."""
+    z = np.random.default_rng(np.random.SeedSequence([int(seed), 7])).standard_normal((n, nz))
+    return gaussian_nll(z.astype(np.float32)).numpy().astype(np.float64)
+
+
+class Reconstructor:
+    """Batched latent reconstruction that traces each mode's L-BFGS graph once and reuses it.
+
+    Tracing tfp's L-BFGS around a generator costs seconds to tens of seconds (more than solving a
+    small set), so one traced function per mode serves every chunk of every protein: the protein
+    is a tensor argument, and the generator itself is wrapped in one `tf.function` so its layers
+    are traced once, not at every place L-BFGS evaluates it.
+
+    Args:
+        generator_fn: `(z float32 [B, nz], protein_index int32 scalar tensor) -> [B, H, W, c]` in
+            inference mode (e.g. `GeneratorRun.pair`); ignore the index for one-output generators.
+        nz: latent size.
+        iterations, restarts: L-BFGS iterations per phase and random starts per image.
+        batch: images per chunk (each chunk solves `restarts * batch` problems at once).
+    """
+
+    def __init__(self, generator_fn, nz: int, *, iterations: int = 50, restarts: int = 5, batch: int = 64):
+        self.nz, self.iterations, self.restarts, self.batch = (
+            int(nz),
+            int(iterations),
+            int(restarts),
+            int(batch),
+        )
+        self._gen = tf.function(
+            generator_fn,
+            input_signature=[tf.TensorSpec([None, self.nz], tf.float32), tf.TensorSpec([], tf.int32)],
+            autograph=False,
+        )
+        self._solvers = {}
+
+    def _solver(self, mode: str, image_shape):
+        key = (mode, tuple(image_shape))
+        if key not in self._solvers:
+            spec = [
+                tf.TensorSpec([None, *image_shape], tf.float32),
+                tf.TensorSpec([], tf.int64),
+                tf.TensorSpec([], tf.int32),
+            ]
+
+            def solve(images, seed, protein):
+                return reconstruct(
+                    lambda z: self._gen(z, protein),
+                    images,
+                    self.nz,
+                    self.iterations,
+                    self.restarts,
+                    seed,
+                    mode,
+                )
+
+            self._solvers[key] = tf.function(solve, input_signature=spec, autograph=False)
+        return self._solvers[key]
+
+    def __call__(
+        self, images, *, mode: str = "regular", seed: int = 0, protein_index: int = 0, progress=False, desc=""
+    ) -> dict:
+        """Reconstruct `images` (`[N, H, W, c]`, uint8 or float in [-1, 1]) in chunks.
+
+        Chunk `k` uses the starting-point seed `seed * 1_000_003 + k`.
+
+        Returns:
+            dict of numpy arrays: `z [N, nz]`, `reconstructions` uint8 `[N, H, W, c]`, `l2 [N]`,
+            `nll [N]`.
+        """
+        x = np.asarray(images)
+        x = x.astype(np.float32) / 127.5 - 1.0 if x.dtype == np.uint8 else x.astype(np.float32)
+        solve = self._solver(mode, x.shape[1:])
+        starts = range(0, len(x), self.batch)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc=desc or f"reconstruct ({mode})", leave=False)
+        parts = []
+        for k, s in enumerate(starts):
+            out = solve(
+                tf.constant(x[s : s + self.batch]),
+                tf.constant(int(seed) * 1_000_003 + k, tf.int64),
+                tf.constant(int(protein_index), tf.int32),
+            )
+            parts.append({key: v.numpy() for key, v in out.items()})
+        res = {key: np.concatenate([p[key] for p in parts], axis=0) for key in parts[0]}
+        res["reconstructions"] = to_uint8(res["reconstructions"])
+        res["l2"] = res["l2"].astype(np.float64)
+        res["nll"] = res["nll"].astype(np.float64)
+        return res
+
+
+def reconstruct_set(
+    generator_fn,
+    images,
+    nz: int,
+    *,
+    mode: str = "regular",
+    iterations: int = 50,
+    restarts: int = 5,
+    seed: int = 0,
+    batch: int = 64,
+    progress: bool = False,
+    desc: str = "",
+) -> dict:
+    """Reconstruct a whole image set with a one-output generator `z -> [B, H, W, c]`.
+
+    A convenience over `Reconstructor` (see there for the result dict and seeds).
+    """
+    rec = Reconstructor(
+        lambda z, _: generator_fn(z), nz, iterations=iterations, restarts=restarts, batch=batch
+    )
+    return rec(images, mode=mode, seed=seed, progress=progress, desc=desc)
+
+
+def summary(values) -> dict:
+    """`{"median", "mad", "n"}` of a 1-D array (the paper's "median +- MAD")."""
+    med, mad = median_mad(values)
+    return {"median": med, "mad": mad, "n": int(np.size(values))}
+
+
+def table3_rows(results: dict[str, dict], nn_l2=None, prior=None) -> list[dict]:
+    """Table 3 rows: one per method with L2 and NLL as median +- MAD.
+
+    Args:
+        results: method name -> dict with `l2 [N]` and `nll [N]`.
+        nn_l2: nearest-training-cell L2 per test cell (baseline row, L2 only).
+        prior: NLL of random prior draws (baseline row, NLL only).
+
+    Returns:
+        list of `{"method", "l2": {median, mad, n} | None, "nll": {...} | None}`.
+    """
+    rows = [{"method": k, "l2": summary(v["l2"]), "nll": summary(v["nll"])} for k, v in results.items()]
+    if nn_l2 is not None:
+        rows.append({"method": "nearest training cell", "l2": summary(nn_l2), "nll": None})
+    if prior is not None:
+        rows.append({"method": "prior N(0, I) draws", "l2": None, "nll": summary(prior)})
+    return rows
+
+
+def format_table3(rows: list[dict], title: str = "") -> str:
+    """Markdown table of `table3_rows` output (values as `median ± MAD`)."""
+
+    def cell(s, digits):
+        return "—" if s is None else f"{s['median']:.{digits}f} ± {s['mad']:.{digits}f}"
+
+    lines = [f"**{title}**", ""] if title else []
+    lines += ["| method | L2 (RMS, [0,1]) | NLL of z |", "|---|---|---|"]
+    lines += [f"| {r['method']} | {cell(r['l2'], 4)} | {cell(r['nll'], 1)} |" for r in rows]
+    return "\n".join(lines)
+
+
+def figure5(
+    path: str, test, neighbours, reconstructions: dict[str, np.ndarray], scale: int = 2
+) -> np.ndarray:
+    """Figure 5-style grid: one row per test cell; columns test, nearest neighbour, reconstructions.
+
+    Args:
+        path: PNG output path.
+        test, neighbours: `[N, H, W, 2]` uint8 or float in [-1, 1].
+        reconstructions: column name -> `[N, H, W, 2]` (columns in dict order).
+        scale: nearest-neighbour upscaling of the PNG.
+
+    Returns:
+        the RGB image written (uint8).
+    """
+    cols = [composite(test), composite(neighbours)] + [composite(r) for r in reconstructions.values()]
+    tiles = np.stack(cols, axis=1)  # [N, columns, H, W, 3]
+    image = grid(tiles)
+    save_png(path, image, scale=scale)
+    return image
+
+
+def figure6(path: str, series: dict[str, tuple[np.ndarray, np.ndarray]], nn_l2=None, prior=None) -> None:
+    """Figure 6-style scatter of reconstruction L2 (x) against the NLL of z (y).
+
+    Args:
+        path: PNG output path.
+        series: label -> `(l2 [N], nll [N])`.
+        nn_l2: nearest-training-cell L2 (drawn as a vertical line at its median).
+        prior: NLL of prior draws (drawn as a horizontal band: median +- MAD).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=120)
+    for label, (l2, nll) in series.items():
+        ax.scatter(l2, nll, s=9, alpha=0.6, label=label)
+    if nn_l2 is not None and len(nn_l2):
+        ax.axvline(float(np.median(nn_l2)), color="k", ls="--", lw=1, label="nearest training cell (median)")
+    if prior is not None and len(prior):
+        med, mad = median_mad(prior)
+        ax.axhspan(med - mad, med + mad, color="0.8", alpha=0.6, label="prior draws (median ± MAD)")
+    ax.set_xlabel("reconstruction L2 (RMS on [0, 1])")
+    ax.set_ylabel("NLL of z under N(0, I)")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    write_bytes(path, buf.getvalue())
+
+
+def _groups(run, test, train, max_per_group: int | None):
+    """(name, protein index, test images, train images) per protein, or one pooled group (joint runs)."""
+    if run.family == "joint":
+        t, r = test.images, train.images
+        if max_per_group and len(t) > max_per_group:
+            t = t[np.sort(np.random.default_rng(0).permutation(len(t))[:max_per_group])]
+        return [("+".join(run.proteins), 0, t, r)]
+    out = []
+    for i, name in enumerate(run.proteins):
+        t, r = test.of_protein(name), train.of_protein(name)
+        out.append((name, i, t[:max_per_group] if max_per_group else t, r))
+    return out
+
+
+def evaluate_run(
+    run,
+    test,
+    train,
+    *,
+    modes=("regular", "separable"),
+    iterations: int = 50,
+    restarts: int = 5,
+    seed: int = 0,
+    max_per_protein: int | None = None,
+    batch: int = 64,
+    out_dir: str | None = None,
+    n_figure_rows: int = 8,
+    progress: bool = False,
+) -> dict:
+    """Table 3 for one generator run on a test set, with Figures 5 and 6.
+
+    Args:
+        run: a `biogans_tf.eval.runs.GeneratorRun`.
+        test, train: `CellSet`s with the run's proteins (train gives the nearest-neighbour baseline).
+        modes: reconstruction modes; "separable" is skipped (and reported so) for non-separable archs.
+        iterations, restarts, seed, batch: as `reconstruct_set`.
+        max_per_protein: reconstruct at most this many test cells per protein (the first ones).
+        out_dir: where to write `fig5_reconstructions.png`, `fig6_l2_vs_nll.png` and `table3.md`.
+        n_figure_rows: test cells shown in Figure 5 (spread over proteins).
+        progress: tqdm bars.
+
+    Returns:
+        JSON-ready dict: `rows` (Table 3 over all cells), `per_protein` (rows per protein),
+        `skipped_modes`, `settings`, and `figures` (file names).
+    """
+    import os
+
+    modes = [m for m in modes if m in ("regular", "separable")]
+    skipped = [m for m in modes if m == "separable" and not run.separable]
+    modes = [m for m in modes if m not in skipped]
+    if not modes:
+        raise ValueError(
+            f"reconstruction: no usable mode for arch {run.arch!r} (separable needs a separable arch)"
+        )
+    per_protein, pooled = {}, {m: {"l2": [], "nll": []} for m in modes}
+    nn_all, fig_rows = [], []
+    rec = Reconstructor(run.pair, run.nz, iterations=iterations, restarts=restarts, batch=batch)
+    for gi, (name, index, t, r) in enumerate(_groups(run, test, train, max_per_protein)):
+        if len(t) == 0 or len(r) == 0:
+            raise ValueError(f"reconstruction: protein {name} has {len(t)} test and {len(r)} training cells")
+        nn_idx, nn_l2 = nearest_neighbours(t, r)
+        res = {
+            m: rec(
+                t, mode=m, seed=seed + 101 * gi, protein_index=index, progress=progress, desc=f"{name} {m}"
+            )
+            for m in modes
+        }
+        per_protein[name] = table3_rows(res, nn_l2, prior_nll(len(t), run.nz, seed + gi))
+        for m in modes:
+            pooled[m]["l2"].append(res[m]["l2"])
+            pooled[m]["nll"].append(res[m]["nll"])
+        nn_all.append(nn_l2)
+        fig_rows.append((t, r[nn_idx], {m: res[m]["reconstructions"] for m in modes}))
+    pooled = {m: {k: np.concatenate(v) for k, v in d.items()} for m, d in pooled.items()}
+    nn_all = np.concatenate(nn_all)
+    prior = prior_nll(len(nn_all), run.nz, seed)
+    rows = table3_rows(pooled, nn_all, prior)
+    figures = {}
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        per = max(1, -(-n_figure_rows // len(fig_rows)))
+        t = np.concatenate([f[0][:per] for f in fig_rows])[:n_figure_rows]
+        nn = np.concatenate([f[1][:per] for f in fig_rows])[:n_figure_rows]
+        rec = {m: np.concatenate([f[2][m][:per] for f in fig_rows])[:n_figure_rows] for m in modes}
+        figure5(os.path.join(out_dir, "fig5_reconstructions.png"), t, nn, rec)
+        figure6(
+            os.path.join(out_dir, "fig6_l2_vs_nll.png"),
+            {m: (pooled[m]["l2"], pooled[m]["nll"]) for m in modes},
+            nn_all,
+            prior,
+        )
+        text = format_table3(rows, f"Table 3 ({run.arch}, {len(nn_all)} test cells)")
+        write_bytes(os.path.join(out_dir, "table3.md"), (text + "\n").encode())
+        figures = {"fig5": "fig5_reconstructions.png", "fig6": "fig6_l2_vs_nll.png", "table": "table3.md"}
+    return {
+        "rows": rows,
+        "per_protein": per_protein,
+        "skipped_modes": skipped,
+        "settings": {
+            "iterations": iterations,
+            "restarts": restarts,
+            "seed": seed,
+            "max_per_protein": max_per_protein,
+        },
+        "figures": figures,
+    }

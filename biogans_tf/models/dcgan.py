@@ -1,0 +1,136 @@
+"""DCGAN generator (plain or separable), used by `dcgan`, `dcgan-sep` and `multichannel[-sep]`."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from biogans_tf.models.geometry import tower_plan
+from biogans_tf.models.init import derive_seed
+from biogans_tf.models.layers import BatchNorm, SeparableConvTranspose, conv_transpose
+
+
+def red_split(channels: int, red_portion: float) -> int:
+    """Red channels of a separable layer with `channels` channels (the reference's `int(c * p)`)."""
+    return int(channels * red_portion)
+
+
+@keras.saving.register_keras_serializable(package="biogans_tf")
+class DCGANGenerator(keras.Model):
+    """The reference DCGAN generator; with `separable=True` the green-on-red one.
+
+    z -> initial transposed conv to the start map (512@3x5 at 48x80, ngf=64) -> BN -> ReLU ->
+    pyramid of 4x4 stride-2 transposed convs halving the channels (each BN, ReLU) -> final 4x4
+    stride-2 transposed conv to `n_channels` -> tanh. No biases.
+
+    Separable: every conv is a `SeparableConvTranspose` whose red half reads only the first
+    `int(in * red_portion)` input channels; `z[:, :int(nz * red_portion)]` is therefore the red
+    latent. BatchNorm acts on the concatenation (red, green), as the reference.
+
+    Args:
+      image_size: `(height, width)` of the output.
+      nz: latent size.
+      ngf: base width (the last hidden layer has ngf channels).
+      n_channels: output channels (2 for dcgan: red, green; 1 + C for multichannel).
+      separable: use separable layers.
+      red_portion: fraction of red channels in every separable layer.
+      final_red: red channels of the final separable layer; None = `int(n_channels * red_portion)`
+        (the reference). `multichannel-sep` sets 1: one red channel computed from red features,
+        C green channels from all features.
+      synchronized_bn: cross-replica BatchNorm statistics (MirroredStrategy).
+      seed: init seed (reference init, per-layer seeds derived from it).
+
+    Call: `g(z, training=False)`, z float `[B, nz]` -> `[B, H, W, n_channels]` in [-1, 1]
+    (channel 0 = red).
+    """
+
+    def __init__(
+        self,
+        image_size=(48, 80),
+        nz=100,
+        ngf=64,
+        n_channels=2,
+        separable=False,
+        red_portion=0.5,
+        final_red=None,
+        synchronized_bn=False,
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.plan = tower_plan(image_size, ngf)
+        self.image_size, self.nz, self.ngf = self.plan.image_size, int(nz), int(ngf)
+        self.n_channels, self.separable = int(n_channels), bool(separable)
+        self.red_portion = float(red_portion)
+        self.final_red = None if final_red is None else int(final_red)
+        self.synchronized_bn, self.seed = bool(synchronized_bn), int(seed)
+        if self.nz < 1 or self.n_channels < 1:
+            raise ValueError(f"nz and n_channels must be >= 1, got nz={nz}, n_channels={n_channels}")
+        if self.separable and not 0.0 < self.red_portion < 1.0:
+            raise ValueError(f"red_portion: expected a value in (0, 1), got {red_portion}")
+
+        chans = self.plan.channels
+        ins = (self.nz,) + chans
+        outs = chans + (self.n_channels,)
+        kernels = [self.plan.start] + [4] * (len(outs) - 1)
+        self.convs = []
+        for i, (cin, cout, k) in enumerate(zip(ins, outs, kernels, strict=True)):
+            strides, padding = (1, "valid") if i == 0 else (2, "same")
+            lseed = derive_seed(self.seed, "conv", i)
+            name = f"conv_{i}"
+            if self.separable:
+                last = i == len(outs) - 1
+                out_red = red_split(cout, self.red_portion)
+                if last and self.final_red is not None:
+                    out_red = self.final_red
+                layer = SeparableConvTranspose(
+                    red_split(cin, self.red_portion),
+                    out_red,
+                    cout - out_red,
+                    k,
+                    strides,
+                    padding,
+                    lseed,
+                    name=name,
+                )
+            else:
+                layer = conv_transpose(cout, k, strides, padding, lseed, name)
+            self.convs.append(layer)
+        self.bns = [
+            BatchNorm(synchronized=self.synchronized_bn, seed=derive_seed(self.seed, "bn", i), name=f"bn_{i}")
+            for i in range(len(chans))
+        ]
+
+    def build(self, input_shape=None):
+        x_ch = self.nz
+        for i, layer in enumerate(self.convs):
+            layer.build((None, None, None, x_ch))
+            x_ch = (self.plan.channels + (self.n_channels,))[i]
+            if i < len(self.bns):
+                self.bns[i].build((None, None, None, x_ch))
+        self.built = True
+
+    def call(self, z, training=False):
+        x = ops.reshape(z, (-1, 1, 1, self.nz))
+        for i, layer in enumerate(self.convs):
+            x = layer(x)
+            if i < len(self.bns):
+                x = ops.relu(self.bns[i](x, training=training))
+        return ops.tanh(x)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(self.image_size) + (self.n_channels,)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "image_size": list(self.image_size),
+            "nz": self.nz,
+            "ngf": self.ngf,
+            "n_channels": self.n_channels,
+            "separable": self.separable,
+            "red_portion": self.red_portion,
+            "final_red": self.final_red,
+            "synchronized_bn": self.synchronized_bn,
+            "seed": self.seed,
+        }

@@ -1,0 +1,247 @@
+"""`GanTrainer`: a keras.Model whose `train_step` is one critic update (+ the generator update).
+
+How one generator iteration runs (the reference's WGAN-GP semantics, kept for every loss):
+
+* Each `fit` step is ONE critic update on one real batch from the data pipeline. The critic
+  update draws fresh z (stateless RNG keyed by `(seed, critic_step)`), runs G in training mode
+  (BatchNorm batch statistics; its moving statistics update at every critic step, as PyTorch's
+  `train()` mode does), and the critic sees `stop_gradient(fake)`.
+* When the critic has done its `n_critic` updates for the current generator iteration (100 in
+  WGAN "burst" iterations), the same `fit` step also runs the generator update inside a
+  `tf.cond`. It REUSES the fakes of this last critic step: G's forward pass was recorded on a
+  tape that is resumed inside the branch, so there is no second G forward (and no extra
+  BatchNorm statistics update). D(fake) is computed with the just-updated critic.
+* So `fit` steps count critic updates and `step` counts generator iterations (the reference's
+  `netG_iter`); `GanLoss.total_critic_steps(a, b)` maps one to the other. The data pipeline is
+  indexed by `critic_step`, which is therefore the data position to resume from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+from biogans_tf.losses.base import GanLoss
+from biogans_tf.losses.registry import get_loss
+from biogans_tf.trainer.checkpoint import variable_bag
+from biogans_tf.trainer.ema import GeneratorEma
+
+# Purposes folded into the stateless seeds so the streams of one seed never coincide.
+_PURPOSE_Z = 1
+_PURPOSE_EPS = 2
+_PURPOSE_FIXED = 3
+_SEED_SALT = 0x0B10_6A25  # separates trainer streams from the data pipeline's
+
+
+def stateless_seed(seed: int, *path) -> tf.Tensor:
+    """A `[2]` int64 stateless seed derived from `seed` and a path of ints/int tensors."""
+    s = tf.constant([int(seed), _SEED_SALT], tf.int64)
+    for p in path:
+        s = tf.random.experimental.stateless_fold_in(s, tf.cast(p, tf.int64))
+    return s
+
+
+def fixed_noise(seed: int, n: int, nz: int) -> tf.Tensor:
+    """The fixed latent batch `[n, nz]` used for sample grids (same for a seed across resumes)."""
+    return tf.random.stateless_normal([n, nz], seed=stateless_seed(seed, _PURPOSE_FIXED))
+
+
+class GanTrainer(keras.Model):
+    """Generator + critic + loss + two optimisers, trained with `model.fit`.
+
+    Args:
+        generator: `G(z, training)`, z float32 `[B, nz]` -> images (layout by architecture).
+        critic: `D(x, training)` -> scores `[B]` or `[C, B]` (critic bank).
+        loss: a `GanLoss` (see `biogans_tf.losses`).
+        nz: latent size.
+        batch_size: B, the number of z drawn per critic step.
+        seed: run seed; z, interpolation eps and fixed noise derive from it.
+        view_fn: maps generator output to the critic's input layout (the registry's
+            `critic_view`); identity by default.
+        ema_generator: optional second generator kept as an EMA of `generator`.
+        ema_decay: EMA decay.
+        debug_nan_at: test hook; at this generator iteration the real batch is poisoned with NaN
+            (-1 = off).
+
+    Data: `fit` elements are the critic's real input, `[B, H, W, ch]` or `[C, B, H, W, 2]`, or a
+    tuple whose first item is that (joint batches come as `(images, labels)`).
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        critic: keras.Model,
+        loss: GanLoss,
+        *,
+        nz: int = 100,
+        batch_size: int = 64,
+        seed: int = 0,
+        view_fn=None,
+        ema_generator: keras.Model | None = None,
+        ema_decay: float = 0.999,
+        debug_nan_at: int = -1,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.critic = critic
+        self.gan_loss = loss
+        self.nz = int(nz)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.view_fn = view_fn or (lambda x: x)
+        self.ema_generator = ema_generator
+        self.ema = GeneratorEma(generator, ema_generator, ema_decay) if ema_generator is not None else None
+        self.debug_nan_at = int(debug_nan_at)
+        # Counters (int64, checkpointed): generator iterations done, critic updates done (= data
+        # position), critic updates done inside the current iteration.
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.critic_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="critic_step")
+        self.critic_in_iter = tf.Variable(0, dtype=tf.int64, trainable=False, name="critic_in_iter")
+        self.last_g_loss = tf.Variable(0.0, dtype=tf.float32, trainable=False, name="last_g_loss")
+        self.d_optimizer = None
+        self.g_optimizer = None
+
+    # ------------------------------------------------------------------ setup
+    def compile(self, d_optimizer, g_optimizer, jit_compile: bool = False, **kwargs):
+        """Attach the two optimisers and build their slots (so checkpoints restore into them).
+
+        Keras' own optimizer slot stays empty (`super().compile(optimizer=None)`), otherwise it would
+        silently create an unused RMSprop.
+        """
+        super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        d_optimizer.build(self.critic.trainable_variables)
+        g_optimizer.build(self.generator.trainable_variables)
+        if self.ema is not None:
+            self.ema.reset()
+
+    def call(self, z, training=False):
+        """Generator output for latent `z` `[B, nz]` (so the trainer is itself a usable model)."""
+        return self.generator(z, training=training)
+
+    def sample(self, z, use_ema: bool = True):
+        """Inference-mode samples (EMA generator when available and `use_ema`)."""
+        g = self.ema_generator if (use_ema and self.ema_generator is not None) else self.generator
+        return g(z, training=False)
+
+    # ------------------------------------------------------------------ training
+    def _draw_z(self, critic_step):
+        return tf.random.stateless_normal(
+            [self.batch_size, self.nz], seed=stateless_seed(self.seed, critic_step, _PURPOSE_Z)
+        )
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        real = tf.convert_to_tensor(real)
+        if self.debug_nan_at >= 0:
+            poison = tf.equal(self.step, self.debug_nan_at)
+            real = tf.where(poison, tf.fill(tf.shape(real), float("nan")), real)
+        critic_step = self.critic_step.read_value()
+        loss = self.gan_loss
+
+        # G forward, recorded so that the generator update can reuse it (see the module doc).
+        z = self._draw_z(critic_step)
+        with tf.GradientTape() as g_tape:
+            fake = self.view_fn(self.generator(z, training=True))
+        fake_sg = tf.stop_gradient(fake)
+        real = tf.cast(real, fake.dtype)
+
+        # Critic update.
+        with tf.GradientTape() as d_tape:
+            real_scores = self.critic(real, training=True)
+            fake_scores = self.critic(fake_sg, training=True)
+            d_core = loss.critic_loss(real_scores, fake_scores)
+            if loss.gp_lambda:
+                gp = loss.penalty(
+                    self.critic, real, fake_sg, stateless_seed(self.seed, critic_step, _PURPOSE_EPS)
+                )
+            else:
+                gp = tf.constant(0.0, tf.float32)
+            d_loss = d_core + loss.gp_lambda * gp
+            d_scaled = self.d_optimizer.scale_loss(d_loss)
+        d_vars = self.critic.trainable_variables
+        d_grads = d_tape.gradient(d_scaled, d_vars)
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        if loss.clip:
+            for v in d_vars:
+                v.assign(tf.clip_by_value(v, -loss.clip, loss.clip))
+        wdist = loss.score_gap(real_scores, fake_scores)
+
+        self.critic_step.assign_add(1)
+        self.critic_in_iter.assign_add(1)
+        do_g = self.critic_in_iter >= loss.critic_steps_tf(self.step)
+
+        def generator_update():
+            with g_tape:  # resume recording on the tape that holds G's forward pass
+                g_loss = loss.generator_loss(self.critic(fake, training=True))
+                g_scaled = self.g_optimizer.scale_loss(g_loss)
+            g_vars = self.generator.trainable_variables
+            g_grads = g_tape.gradient(g_scaled, g_vars)
+            self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+            if self.ema is not None:
+                self.ema.update()
+            self.last_g_loss.assign(g_loss)
+            self.step.assign_add(1)
+            self.critic_in_iter.assign(0)
+            return tf.identity(g_loss)
+
+        g_loss = tf.cond(do_g, generator_update, lambda: self.last_g_loss.read_value())
+        return {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "gp": gp,
+            "wdist": wdist,
+            "step": self.step.read_value(),
+            "generator_updated": tf.cast(do_g, tf.int32),
+        }
+
+    # ------------------------------------------------------------------ bookkeeping
+    def checkpoint(self) -> tf.train.Checkpoint:
+        """The training state for `tf.train.Checkpoint` (names are a contract with export/).
+
+        generator, critic (each a `variable_bag` of all its weights, BatchNorm statistics included), g_optimizer, d_optimizer, generator_ema (only with EMA), step (generator
+        iterations), critic_step (data position), critic_in_iter, last_g_loss.
+        """
+        parts = dict(
+            generator=variable_bag(self.generator),
+            critic=variable_bag(self.critic),
+            g_optimizer=self.g_optimizer,
+            d_optimizer=self.d_optimizer,
+            step=self.step,
+            critic_step=self.critic_step,
+            critic_in_iter=self.critic_in_iter,
+            last_g_loss=self.last_g_loss,
+        )
+        if self.ema_generator is not None:
+            parts["generator_ema"] = variable_bag(self.ema_generator)
+        return tf.train.Checkpoint(**parts)
+
+    def weights_finite(self) -> bool:
+        """True when every generator/critic (and EMA) weight is finite."""
+        models = [self.generator, self.critic] + ([self.ema_generator] if self.ema_generator else [])
+        return all(bool(tf.reduce_all(tf.math.is_finite(v))) for m in models for v in m.weights)
+
+    def get_config(self):
+        return {
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "critic": keras.saving.serialize_keras_object(self.critic),
+            "loss": dataclasses.asdict(self.gan_loss),
+            "nz": self.nz,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "ema_decay": self.ema.decay if self.ema is not None else 0.999,
+            "debug_nan_at": self.debug_nan_at,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        loss_fields = dict(config.pop("loss"))
+        loss = get_loss(loss_fields.pop("name"), **loss_fields)
+        generator = keras.saving.deserialize_keras_object(config.pop("generator"))
+        critic = keras.saving.deserialize_keras_object(config.pop("critic"))
+        return cls(generator, critic, loss, **config)

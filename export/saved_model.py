@@ -1,0 +1,460 @@
+"""Export a trained generator as a versioned SavedModel for TF Serving (and `serving.server`).
+
+    python -m export.saved_model --run_dir RUN [--checkpoint final|latest|PATH] \
+        --base_path BASE --model_name NAME [--version N]
+    python -m export.saved_model --generator G.keras --arch dcgan-sep --proteins Alp14 \
+        --base_path BASE --model_name NAME
+
+writes `BASE/NAME/<version>/` (saved_model.pb, variables/, assets.extra/biogans.json) and
+`BASE/models.config` (TF Serving model config). The version directory is assembled under a hidden
+temporary name inside `BASE/NAME` and renamed into place only when complete, so a server polling the
+folder never sees a half-written version. When the run was trained with EMA, the EMA generator is
+exported too, as model `NAME_ema`. The signatures are described in `export/signatures.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+import tensorflow as tf
+
+from biogans_tf.io_utils import atomic_path, write_json
+from export.signatures import SIGNATURES, GeneratorModule
+
+METADATA_FILE = os.path.join("assets.extra", "biogans.json")
+# TF Serving replays the PredictionLogs in this file when it loads a version (and so does serving.server):
+# the first real request then does not pay for initialising the large reconstruction graph.
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+
+
+class ExportError(ValueError):
+    """Bad export input: the message names the file or flag and what was expected."""
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise ExportError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise ExportError(f"{path}: not valid JSON ({e})") from None
+
+
+def _import_models():
+    # Registers the project's Keras classes so `.keras` files deserialize.
+    import biogans_tf.models  # noqa: F401
+
+
+def load_keras_generator(path: str):
+    """Load a `.keras` generator file (models registered by `biogans_tf.models`)."""
+    import keras
+
+    if not os.path.isfile(path):
+        raise ExportError(f"{path}: generator file not found (expected a .keras file)")
+    _import_models()
+    return keras.saving.load_model(path, compile=False)
+
+
+def load_run_generator(run_dir: str, checkpoint: str = "final", ema: bool = False):
+    """Load the (EMA) generator of a training run directory.
+
+    Args:
+        run_dir: directory with `config.json`, `generator.keras` and/or `checkpoints/`.
+        checkpoint: "final" (the `.keras` file), "latest" (newest checkpoint in `RUN/checkpoints`) or a
+            checkpoint prefix path.
+        ema: load the EMA generator (`generator_ema.keras` / checkpoint key `generator_ema`).
+
+    Returns:
+        `(generator, config)` with `config` the run's `config.json` dict.
+    """
+    config_path = os.path.join(run_dir, "config.json")
+    config = _read_json(config_path)
+    if "proteins" not in config:
+        proteins_path = os.path.join(run_dir, "proteins.json")
+        if os.path.isfile(proteins_path):
+            config["proteins"] = _read_json(proteins_path)
+    for key in ("arch", "nz"):
+        if key not in config:
+            raise ExportError(f"{config_path}: missing field {key!r}")
+    name = "generator_ema" if ema else "generator"
+    if checkpoint == "final":
+        return load_keras_generator(os.path.join(run_dir, f"{name}.keras")), config
+
+    if checkpoint == "latest":
+        ckpt_dir = os.path.join(run_dir, "checkpoints")
+        prefix = tf.train.latest_checkpoint(ckpt_dir)
+        if prefix is None:
+            raise ExportError(f"{ckpt_dir}: no checkpoint found (--checkpoint latest)")
+    else:
+        prefix = checkpoint
+        if not tf.io.gfile.glob(prefix + ".index"):
+            raise ExportError(f"--checkpoint {prefix}: no checkpoint with that prefix (no {prefix}.index)")
+    from biogans_tf.models.registry import build_generator
+
+    image_size = tuple(config.get("image_size", (48, 80)))
+    generator = build_generator(
+        config["arch"],
+        image_size=image_size,
+        n_proteins=len(config.get("proteins", ())) or 1,
+        nz=int(config["nz"]),
+        ngf=int(config.get("ngf", 64)),
+        red_portion=float(config.get("red_portion", 0.5)),
+        seed=int(config.get("seed", 0)),
+    )
+    generator(tf.zeros([1, int(config["nz"])]), training=False)  # create the variables before restoring
+    # `assert_existing_objects_matched` passes vacuously when nothing is tracked, so count the stored
+    # variables ourselves: exporting random weights silently would be the worst outcome.
+    stored = [
+        k for k, _ in tf.train.list_variables(prefix) if k.startswith(f"{name}/") and "/.ATTRIBUTES/" in k
+    ]
+    if len(stored) != len(generator.weights):
+        raise ExportError(
+            f"{prefix}: checkpoint holds {len(stored)} {name!r} variables, the {config['arch']} generator "
+            f"has {len(generator.weights)} (wrong run or architecture, no EMA, or untracked weights)"
+        )
+    status = tf.train.Checkpoint(**{name: generator}).restore(prefix)
+    status.expect_partial()
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as e:
+        raise ExportError(f"{prefix}: checkpoint does not match the {name!r} model ({e})") from None
+    return generator, config
+
+
+def next_version(model_dir: str) -> int:
+    """1 + the highest integer-named version directory in `model_dir` (1 when there is none)."""
+    versions = [int(d) for d in os.listdir(model_dir) if d.isdigit()] if os.path.isdir(model_dir) else []
+    return max(versions, default=0) + 1
+
+
+def _infer_nz(generator) -> int:
+    """nz from the generator's config (the project's models) or its functional input shape."""
+    try:
+        nz = generator.get_config().get("nz")
+    except (NotImplementedError, AttributeError):
+        nz = None
+    if nz is None:
+        try:
+            nz = generator.input_shape[-1]
+        except (AttributeError, ValueError):
+            nz = None
+    if not nz:
+        raise ExportError(
+            "cannot read nz from the generator (no 'nz' in its config, no input shape); pass --nz"
+        )
+    return int(nz)
+
+
+def _resolve_mode(mode: str, arch: str) -> str:
+    if mode == "auto":
+        from biogans_tf.models.registry import get_arch
+
+        try:
+            separable = get_arch(arch).separable  # z[:, :nz//2] drives the red: reconstruct red-first
+        except ValueError as e:
+            raise ExportError(f"--arch: {e}") from None
+        return "separable" if separable else "regular"
+    if mode not in ("regular", "separable"):
+        raise ExportError(f"--reconstruct_mode: expected auto, regular or separable, got {mode!r}")
+    return mode
+
+
+def export_generator(
+    generator,
+    base_path: str,
+    model_name: str,
+    *,
+    arch: str,
+    proteins,
+    nz: int | None = None,
+    version: int | None = None,
+    reconstruct_mode: str = "auto",
+    interpolation: str = "spherical",
+    source: str = "",
+    warmup: bool = True,
+) -> str:
+    """Write one generator as `base_path/model_name/<version>/`, atomically.
+
+    Args:
+        generator: Keras generator (`generator(z, training=False)`, z float32 `[B, nz]`).
+        base_path: folder holding one subfolder per model.
+        model_name: model name (folder name; letters, digits, `_`, `-`, `.`).
+        arch: architecture name (decides the reconstruction mode under "auto").
+        proteins: green channel names, in the generator's channel order.
+        nz: latent size (default: read from the generator's input shape).
+        version: version number; default = next free one. An existing version is never overwritten.
+        reconstruct_mode: "auto" (separable for separable/star archs), "regular" or "separable".
+        interpolation: "spherical" or "linear" path for the `interpolate` signature.
+        source: free text recorded in the metadata (where the weights came from).
+        warmup: write `assets.extra/tf_serving_warmup_requests` (one small request per signature).
+
+    Returns:
+        The path of the version directory written.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", model_name or ""):
+        raise ExportError(f"--model_name: expected letters, digits, '_', '-' or '.', got {model_name!r}")
+    if interpolation not in ("linear", "spherical"):
+        raise ExportError(f"--interpolation: expected linear or spherical, got {interpolation!r}")
+    if nz is None:
+        nz = _infer_nz(generator)
+    nz = int(nz)
+    proteins = [str(p) for p in proteins]
+    mode = _resolve_mode(reconstruct_mode, arch)
+    image_shape = tuple(generator(tf.zeros([1, nz]), training=False).shape[1:])
+    module = GeneratorModule(
+        generator, nz, image_shape, proteins, reconstruct_mode=mode, interpolation=interpolation
+    )
+
+    model_dir = os.path.join(base_path, model_name)
+    os.makedirs(model_dir, exist_ok=True)
+    if version is None:
+        version = next_version(model_dir)
+    if int(version) < 1:
+        raise ExportError(f"--version: expected a positive integer, got {version}")
+    final = os.path.join(model_dir, str(int(version)))
+    if os.path.exists(final):
+        raise ExportError(f"{final}: version {version} already exists (versions are never overwritten)")
+
+    # Not an integer name, so TF Serving and serving.server ignore it while it is being written.
+    tmp = tempfile.mkdtemp(prefix=".export-tmp-", dir=model_dir)
+    try:
+        tf.saved_model.save(module, tmp, signatures=module.signatures())
+        meta = {
+            "arch": arch,
+            "proteins": proteins,
+            "nz": nz,
+            "image_shape": list(image_shape),
+            "reconstruct_mode": mode,
+            "interpolation": interpolation,
+            "signatures": list(SIGNATURES) + ["serving_default"],
+            "source": source,
+            "version": int(version),
+        }
+        write_json(os.path.join(tmp, METADATA_FILE), meta)
+        os.chmod(os.path.join(tmp, METADATA_FILE), 0o644)
+        if warmup:
+            write_warmup_requests(os.path.join(tmp, WARMUP_FILE), model_name, nz, image_shape)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a serving container may run as another user
+        # rename(2) onto an existing non-empty directory fails, so a concurrent export cannot clobber.
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def write_warmup_requests(path: str, model_name: str, nz: int, image_shape) -> None:
+    """Write TF Serving warm-up records: one tiny PredictRequest per signature (TFRecord of PredictionLog)."""
+    import numpy as np
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    examples = {
+        "sample": {"n": np.int32(1), "seed": np.int64(0)},
+        "generate": {"z": np.zeros([1, nz], np.float32)},
+        "interpolate": {
+            "z0": np.zeros([nz], np.float32),
+            "z1": np.full([nz], 0.1, np.float32),
+            "steps": np.int32(2),
+        },
+        "reconstruct": {
+            "images": np.zeros([1, *image_shape], np.float32),
+            "iterations": np.int32(1),
+            "restarts": np.int32(1),
+            "seed": np.int64(0),
+        },
+        "metadata": {},
+    }
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for sig, inputs in examples.items():
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name = model_name
+            request.model_spec.signature_name = sig
+            for k, v in inputs.items():
+                request.inputs[k].CopyFrom(tf.make_tensor_proto(v))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+    os.chmod(path, 0o644)
+
+
+def write_models_config(base_path: str, models: dict[str, str]) -> str:
+    """Write/update `base_path/models.config` (TF Serving `ModelServerConfig` text proto), atomically.
+
+    Args:
+        base_path: the folder holding the model folders.
+        models: model name -> base path to record for it (entries already in the file for other
+            model names are kept).
+
+    Returns:
+        The config path.
+    """
+    path = os.path.join(base_path, "models.config")
+    entries: dict[str, str] = {}
+    if os.path.isfile(path):
+        text = open(path).read()
+        for name, bp in re.findall(r'name:\s*"([^"]*)"\s*base_path:\s*"([^"]*)"', text):
+            entries[name] = bp
+    entries.update(models)
+    lines = ["model_config_list {"]
+    for name in sorted(entries):
+        lines += [
+            "  config {",
+            f'    name: "{name}"',
+            f'    base_path: "{entries[name]}"',
+            '    model_platform: "tensorflow"',
+            "  }",
+        ]
+    lines.append("}")
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return path
+
+
+def export_run(
+    run_dir: str,
+    base_path: str,
+    model_name: str,
+    *,
+    checkpoint: str = "final",
+    version: int | None = None,
+    ema: str = "auto",
+    reconstruct_mode: str = "auto",
+    interpolation: str = "spherical",
+    warmup: bool = True,
+) -> dict[str, str]:
+    """Export a training run's generator (and its EMA generator as `<model_name>_ema`).
+
+    Args:
+        run_dir: training run directory (see docs/DESIGN.md).
+        checkpoint: "final", "latest" or a checkpoint prefix.
+        ema: "auto" (export the EMA generator too when the run used --ema), "yes", or "no".
+        Others: as `export_generator`.
+
+    Returns:
+        model name -> version directory written.
+    """
+    generator, config = load_run_generator(run_dir, checkpoint)
+    proteins = config.get("proteins") or []
+    common = dict(
+        arch=config["arch"],
+        proteins=proteins,
+        nz=int(config["nz"]),
+        version=version,
+        reconstruct_mode=reconstruct_mode,
+        interpolation=interpolation,
+        warmup=warmup,
+    )
+    src = f"{os.path.abspath(run_dir)} checkpoint={checkpoint}"
+    out = {model_name: export_generator(generator, base_path, model_name, source=src, **common)}
+    if ema not in ("auto", "yes", "no"):
+        raise ExportError(f"--ema: expected auto, yes or no, got {ema!r}")
+    if ema == "yes" or (ema == "auto" and config.get("ema")):
+        g_ema, _ = load_run_generator(run_dir, checkpoint, ema=True)
+        name = f"{model_name}_ema"
+        out[name] = export_generator(g_ema, base_path, name, source=src + " (ema)", **common)
+    return out
+
+
+def main(argv):
+    from absl import flags, logging
+
+    del argv
+    F = flags.FLAGS
+    logging.set_verbosity(logging.WARNING)  # TF's SavedModel writer logs every step at INFO
+    if bool(F.run_dir) == bool(F.generator):
+        raise ExportError("pass exactly one of --run_dir RUN or --generator FILE.keras")
+    if not F.base_path or not F.model_name:
+        raise ExportError("--base_path and --model_name are required")
+    if F.run_dir:
+        written = export_run(
+            F.run_dir,
+            F.base_path,
+            F.model_name,
+            checkpoint=F.checkpoint,
+            version=F.version,
+            ema=F.ema,
+            reconstruct_mode=F.reconstruct_mode,
+            interpolation=F.interpolation,
+            warmup=F.warmup,
+        )
+    else:
+        meta: dict = {}
+        sidecar = F.metadata or os.path.splitext(F.generator)[0] + ".json"
+        if F.metadata or os.path.isfile(sidecar):
+            meta = _read_json(sidecar)
+        arch = F.arch or meta.get("arch")
+        proteins = F.proteins if F.proteins is not None else meta.get("proteins")
+        if not arch:
+            raise ExportError(f"--arch is required with --generator (or an 'arch' field in {sidecar})")
+        if proteins is None:
+            raise ExportError(f"--proteins is required with --generator (or a 'proteins' field in {sidecar})")
+        generator = load_keras_generator(F.generator)
+        written = {
+            F.model_name: export_generator(
+                generator,
+                F.base_path,
+                F.model_name,
+                arch=arch,
+                proteins=proteins,
+                nz=F.nz or meta.get("nz"),
+                version=F.version,
+                reconstruct_mode=F.reconstruct_mode,
+                interpolation=F.interpolation,
+                source=os.path.abspath(F.generator),
+                warmup=F.warmup,
+            )
+        }
+    prefix = F.config_base_path or os.path.abspath(F.base_path)
+    config = write_models_config(F.base_path, {name: f"{prefix.rstrip('/')}/{name}" for name in written})
+    print(json.dumps({"exported": written, "models_config": config}, sort_keys=True))
+
+
+def _define_flags():
+    from absl import flags
+
+    flags.DEFINE_string(
+        "run_dir", None, "Training run directory (config.json, generator.keras, checkpoints/)."
+    )
+    flags.DEFINE_string("checkpoint", "final", "final (generator.keras), latest, or a checkpoint prefix.")
+    flags.DEFINE_string(
+        "generator", None, "A .keras generator file instead of --run_dir (e.g. from export.from_torch)."
+    )
+    flags.DEFINE_string("arch", None, "Architecture of --generator (e.g. dcgan, dcgan-sep, star).")
+    flags.DEFINE_list("proteins", None, "Comma-separated protein names of --generator, in channel order.")
+    flags.DEFINE_string(
+        "metadata", None, "JSON with arch/proteins/nz for --generator (default: FILE.json beside it)."
+    )
+    flags.DEFINE_integer("nz", None, "Latent size of --generator (default: its input shape).")
+    flags.DEFINE_string("base_path", None, "Folder for BASE/NAME/<version>/ and BASE/models.config.")
+    flags.DEFINE_string("model_name", None, "Model name (folder and TF Serving model name).")
+    flags.DEFINE_integer("version", None, "Version number (default: next free one).", lower_bound=1)
+    flags.DEFINE_enum("ema", "auto", ["auto", "yes", "no"], "Also export the EMA generator as NAME_ema.")
+    flags.DEFINE_enum("reconstruct_mode", "auto", ["auto", "regular", "separable"], "Reconstruction mode.")
+    flags.DEFINE_enum("interpolation", "spherical", ["spherical", "linear"], "Interpolation path in z.")
+    flags.DEFINE_bool("warmup", True, "Write assets.extra/tf_serving_warmup_requests (replayed at load).")
+    flags.DEFINE_string(
+        "config_base_path", None, "Base path written into models.config (e.g. /models inside a container)."
+    )
+
+
+def _main_with_errors(argv):
+    try:
+        main(argv)
+    except ExportError as e:
+        # A clear one-line message instead of a traceback for bad flags or files.
+        print(f"export.saved_model: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(_main_with_errors)

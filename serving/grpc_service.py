@@ -1,0 +1,154 @@
+"""gRPC services: `tensorflow.serving.PredictionService` (Predict, GetModelMetadata) and
+`tensorflow.serving.ModelService` (GetModelStatus), on the official `tensorflow-serving-api` stubs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent import futures
+
+import grpc
+import tensorflow as tf
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from serving.errors import ServingError, invalid
+from serving.predictor import Predictor
+
+log = logging.getLogger("serving")
+
+
+def _version(spec) -> int | None:
+    if spec.version_label:
+        raise invalid(f"version labels are not supported (got {spec.version_label!r}); name a version number")
+    return spec.version.value if spec.HasField("version") else None
+
+
+def _fill_spec(out_spec, name: str, version: int, signature_name: str = "") -> None:
+    out_spec.name = name
+    out_spec.version.value = version
+    if signature_name:
+        out_spec.signature_name = signature_name
+
+
+class _Handler:
+    """Runs one RPC: turns ServingError into a gRPC status and logs the latency."""
+
+    def __init__(self, method: str):
+        self.method = method
+
+    def __call__(self, fn):
+        method = self.method
+
+        def wrapped(servicer, request, context):
+            t0 = time.perf_counter()
+            status = "OK"
+            try:
+                return fn(servicer, request, context)
+            except ServingError as e:
+                status = e.code
+                context.abort(e.grpc_code, e.message)
+            except Exception as e:  # never let a bug kill the worker thread silently
+                status = "INTERNAL"
+                log.exception("grpc %s failed", method)
+                context.abort(grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}")
+            finally:
+                log.info(
+                    "grpc %s model=%s status=%s latency_ms=%.1f",
+                    method,
+                    request.model_spec.name,
+                    status,
+                    1000 * (time.perf_counter() - t0),
+                )
+
+        return wrapped
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """Predict and GetModelMetadata (Classify/Regress/MultiInference stay UNIMPLEMENTED)."""
+
+    def __init__(self, predictor: Predictor):
+        self.predictor = predictor
+
+    @_Handler("Predict")
+    def Predict(self, request, context):  # noqa: N802 - the gRPC method name
+        limits = self.predictor.limits
+        size = request.ByteSize()
+        if size > limits.max_request_bytes:
+            raise invalid(f"request is {size} bytes, above --max_request_bytes={limits.max_request_bytes}")
+        loaded, sig = self.predictor.resolve(
+            request.model_spec.name, _version(request.model_spec), request.model_spec.signature_name
+        )
+        arrays = {}
+        for name, proto in request.inputs.items():
+            try:
+                arrays[name] = tf.make_ndarray(proto)
+            except Exception as e:
+                raise invalid(f"input {name!r}: not a valid TensorProto ({e})") from None
+        outputs = self.predictor.run(sig, arrays, list(request.output_filter))
+        response = predict_pb2.PredictResponse()
+        _fill_spec(response.model_spec, request.model_spec.name, loaded.version, sig.name)
+        for name, value in outputs.items():
+            response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
+        return response
+
+    @_Handler("GetModelMetadata")
+    def GetModelMetadata(self, request, context):  # noqa: N802 - the gRPC method name
+        fields = list(request.metadata_field)
+        if fields != ["signature_def"]:
+            raise invalid(f"metadata_field must be ['signature_def'], got {fields}")
+        loaded = self.predictor.store.get(request.model_spec.name, _version(request.model_spec))
+        sig_map = get_model_metadata_pb2.SignatureDefMap()
+        for name, sig_def in loaded.signature_defs.items():
+            sig_map.signature_def[name].CopyFrom(sig_def)
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        _fill_spec(response.model_spec, request.model_spec.name, loaded.version)
+        response.metadata["signature_def"].Pack(sig_map)
+        return response
+
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+    """GetModelStatus (HandleReloadConfigRequest stays UNIMPLEMENTED: versions come from polling)."""
+
+    def __init__(self, predictor: Predictor):
+        self.predictor = predictor
+
+    @_Handler("GetModelStatus")
+    def GetModelStatus(self, request, context):  # noqa: N802 - the gRPC method name
+        loaded = self.predictor.store.get(request.model_spec.name, _version(request.model_spec))
+        response = get_model_status_pb2.GetModelStatusResponse()
+        status = response.model_version_status.add()
+        status.version = loaded.version
+        status.state = get_model_status_pb2.ModelVersionStatus.AVAILABLE
+        status.status.error_code = 0  # OK
+        return response
+
+
+def make_grpc_server(predictor: Predictor, host: str, port: int, workers: int) -> tuple[grpc.Server, int]:
+    """Build (not start) the gRPC server. Returns it and the bound port (useful when `port` is 0).
+
+    gRPC's own receive limit is set above `--max_request_bytes` so that a payload just over our limit
+    reaches the handler and gets INVALID_ARGUMENT with a clear message; far larger ones are cut off by
+    gRPC itself (RESOURCE_EXHAUSTED) before they are buffered.
+    """
+    limit = predictor.limits.max_request_bytes
+    grpc_limit = min(2 * limit + (1 << 20), 2**31 - 1)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
+        options=[
+            ("grpc.max_receive_message_length", grpc_limit),
+            ("grpc.max_send_message_length", -1),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(predictor), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(predictor), server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"could not bind the gRPC port {host}:{port}")
+    return server, bound

@@ -1,0 +1,211 @@
+"""Loads the versions of one model from a TF Serving base path and keeps the newest one served.
+
+Layout (as TF Serving expects): `BASE/NAME/<integer version>/saved_model.pb`. Folders whose name is not
+an integer (e.g. an exporter's `.export-tmp-*` folder) are ignored, which is what makes exports atomic.
+Like TF Serving's default version policy ("latest", one version), the store serves the highest version
+and unloads the older one once a newer version has loaded; a version that fails to load is logged and
+skipped, and the previous one keeps serving.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+from serving.errors import ServingError
+
+log = logging.getLogger("serving")
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    """Name, dtype and shape (None = any size) of one signature input or output."""
+
+    name: str
+    dtype: tf.DType
+    shape: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """One callable signature: `fn(**inputs)` -> dict of output tensors."""
+
+    name: str
+    inputs: dict  # name -> TensorInfo
+    outputs: dict  # name -> TensorInfo
+    fn: object
+
+
+@dataclasses.dataclass
+class LoadedVersion:
+    """One loaded SavedModel version."""
+
+    version: int
+    path: str
+    signatures: dict  # name -> Signature
+    signature_defs: dict  # name -> tensorflow.SignatureDef proto (for GetModelMetadata)
+    module: object  # the tf.saved_model.load object; keeps the functions' variables alive
+
+
+def _tensor_infos(spec_struct) -> dict:
+    return {
+        name: TensorInfo(
+            name, spec.dtype, tuple(spec.shape.as_list()) if spec.shape.rank is not None else None
+        )
+        for name, spec in spec_struct.items()
+    }
+
+
+def load_version(path: str, version: int) -> LoadedVersion:
+    """Load one version directory with `tf.saved_model.load` (no Keras needed)."""
+    module = tf.saved_model.load(path)
+    sigs = {}
+    for name, fn in module.signatures.items():
+        _, kwargs = fn.structured_input_signature
+        sigs[name] = Signature(name, _tensor_infos(kwargs), _tensor_infos(fn.structured_outputs), fn)
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    defs = dict(proto.meta_graphs[0].signature_def) if proto.meta_graphs else {}
+    return LoadedVersion(version, path, sigs, defs, module)
+
+
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+
+
+def run_warmup(loaded: LoadedVersion) -> int:
+    """Replay the version's `assets.extra/tf_serving_warmup_requests` (TF Serving's warm-up convention).
+
+    The first call of a loaded function initialises (and optimises) its graph, which for the
+    reconstruction graph takes seconds; doing it here keeps that off the first client's latency.
+    Returns the number of requests replayed; raises (failing the load, as TF Serving) on a bad record.
+    """
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = os.path.join(loaded.path, WARMUP_FILE)
+    if not os.path.isfile(path):
+        return 0
+    count = 0
+    for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+        entry = prediction_log_pb2.PredictionLog.FromString(record)
+        request = entry.predict_log.request
+        sig = loaded.signatures[request.model_spec.signature_name or "serving_default"]
+        sig.fn(**{k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()})
+        count += 1
+    return count
+
+
+def list_versions(model_base_path: str) -> list[int]:
+    """Integer-named version folders that contain a saved_model.pb, ascending."""
+    if not os.path.isdir(model_base_path):
+        return []
+    out = []
+    for d in os.listdir(model_base_path):
+        if d.isdigit() and os.path.isfile(os.path.join(model_base_path, d, "saved_model.pb")):
+            out.append(int(d))
+    return sorted(out)
+
+
+class ModelStore:
+    """The served versions of one model, refreshed by polling the base path.
+
+    Args:
+        model_name: the name clients use.
+        model_base_path: `BASE/NAME` (holds the version folders).
+        poll_seconds: how often to look for new versions.
+        warmup: replay each version's warm-up requests before serving it.
+    """
+
+    def __init__(self, model_name: str, model_base_path: str, poll_seconds: float = 2.0, warmup: bool = True):
+        self.model_name = model_name
+        self.warmup = warmup
+        self.model_base_path = model_base_path
+        self.poll_seconds = poll_seconds
+        self._lock = threading.Lock()
+        self._current: LoadedVersion | None = None
+        self._failed: set[int] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def current(self) -> LoadedVersion | None:
+        with self._lock:
+            return self._current
+
+    def poll_once(self) -> bool:
+        """Load the highest version if it is newer than the served one. Returns True if it changed."""
+        versions = [v for v in list_versions(self.model_base_path) if v not in self._failed]
+        current = self.current
+        if not versions or (current is not None and versions[-1] <= current.version):
+            return False
+        newest = versions[-1]
+        path = os.path.join(self.model_base_path, str(newest))
+        try:
+            t0 = time.perf_counter()
+            loaded = load_version(path, newest)
+            n_warm = run_warmup(loaded) if self.warmup else 0
+            log.info(
+                "%s version %d ready in %.1f s (%d warm-up requests)",
+                self.model_name,
+                newest,
+                time.perf_counter() - t0,
+                n_warm,
+            )
+        except Exception as e:  # a broken export must not take the server down
+            self._failed.add(newest)
+            log.error("failed to load %s version %d from %s: %s", self.model_name, newest, path, e)
+            return False
+        with self._lock:
+            old, self._current = self._current, loaded
+        log.info(
+            "loaded %s version %d from %s (signatures: %s)%s",
+            self.model_name,
+            newest,
+            path,
+            ", ".join(sorted(loaded.signatures)),
+            f"; unloaded version {old.version}" if old else "",
+        )
+        return True
+
+    def start(self) -> None:
+        """Start the background polling thread."""
+        self._thread = threading.Thread(target=self._poll_loop, name="version-poller", daemon=True)
+        self._thread.start()
+
+    def _poll_loop(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.poll_once()
+            except Exception as e:  # keep polling whatever happens on disk
+                log.error("version polling failed: %s", e)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def get(self, model_name: str, version: int | None = None) -> LoadedVersion:
+        """The loaded version for a request; NOT_FOUND (as TF Serving) for unknown model or version."""
+        if model_name != self.model_name:
+            raise ServingError(
+                "NOT_FOUND",
+                f"Servable not found for request: unknown model {model_name!r} (serving {self.model_name!r})",
+            )
+        current = self.current
+        if current is None:
+            raise ServingError(
+                "NOT_FOUND", f"Servable not found for request: no version of {model_name!r} is loaded yet"
+            )
+        if version is not None and version != current.version:
+            raise ServingError(
+                "NOT_FOUND",
+                f"Servable not found for request: version {version} of {model_name!r} is not loaded "
+                f"(serving version {current.version})",
+            )
+        return current

@@ -1,0 +1,231 @@
+"""Conversion of reference PyTorch checkpoints (export/from_torch.py).
+
+The numpy tests need neither torch nor the reference. The comparison tests run
+`torch_reference.py export` (found via $BIOGANS_SHARED or <repo>/../shared) and skip without it;
+the full acceptance runs (--bn-warmup 100, all three archs) are marked slow.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from biogans_tf.models import build_critic, build_generator
+from export.from_torch import (
+    convert_critic_state_dict,
+    convert_state_dict,
+    key_map,
+    load_torch_state_dict,
+    run,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED = os.environ.get("BIOGANS_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
+REFERENCE = os.path.join(SHARED, "reference", "torch_reference.py")
+TINY = dict(image_size=(16, 32), ngf=8, n_proteins=3)
+
+
+def _to_torch_layout(model):
+    """The reference-layout state_dict of a Keras model (inverse of the converter's mapping)."""
+    return {k: (np.transpose(np.asarray(v), (3, 2, 0, 1)) if len(v.shape) == 4 else np.asarray(v))
+            for k, v in key_map(model).items()}  # fmt: skip
+
+
+def _z(b=2, nz=100):
+    return np.random.default_rng(1).normal(size=(b, nz)).astype("float32")
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "dcgan-sep", "multichannel", "multichannel-sep", "star"])
+def test_numpy_state_dict_round_trip(arch):
+    src = build_generator(arch, **TINY, seed=1)
+    src(_z(8), training=True)  # non-trivial BN statistics
+    sd = _to_torch_layout(src)
+    dst = convert_state_dict(arch, sd, **TINY)
+    np.testing.assert_array_equal(np.asarray(dst(_z())), np.asarray(src(_z())))
+
+
+def test_independent_takes_one_state_dict_per_protein():
+    src = build_generator("independent-sep", **TINY, seed=1)
+    sds = [_to_torch_layout(t) for t in src.towers]
+    dst = convert_state_dict("independent-sep", sds, **TINY)
+    np.testing.assert_array_equal(np.asarray(dst(_z())), np.asarray(src(_z())))
+    with pytest.raises(ValueError, match="one reference checkpoint per protein"):
+        convert_state_dict("independent-sep", sds[:2], **TINY)
+
+
+def test_critic_bank_conversion_keys_and_values():
+    src = build_critic("star", image_size=(16, 32), n_proteins=3, ndf=8, batchnorm=True, seed=4)
+    sd = _to_torch_layout(src)
+    assert (
+        "main.2.main.initial.2-8.conv.weight" in sd and "main.0.main.pyramid.16.batchnorm.running_var" in sd
+    )
+    dst = convert_critic_state_dict("star", sd, image_size=(16, 32), n_proteins=3, ndf=8, batchnorm=True)
+    x = np.random.default_rng(0).uniform(-1, 1, size=(3, 2, 16, 32, 2)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(dst(x)), np.asarray(src(x)))
+
+
+def test_errors_name_the_key():
+    src = build_generator("dcgan", **TINY)
+    sd = _to_torch_layout(src)
+    assert "main.initial.100-16.convt.weight" in sd
+    sd["num_batches_tracked_is_ignored.num_batches_tracked"] = np.array(3)
+    convert_state_dict("dcgan", sd, **TINY)  # num_batches_tracked keys are ignored
+    bad = dict(sd)
+    bad["main.final.8-2.convt.weight"] = np.zeros((8, 2, 3, 3), "float32")
+    with pytest.raises(ValueError, match=r"main\.final\.8-2\.convt\.weight"):
+        convert_state_dict("dcgan", bad, **TINY)
+    missing = dict(sd)
+    del missing["main.pyramid.8.batchnorm.running_var"]
+    with pytest.raises(ValueError, match=r"missing 1: \['main\.pyramid\.8\.batchnorm\.running_var'\]"):
+        convert_state_dict("dcgan", missing, **TINY)
+    with pytest.raises(ValueError, match="unexpected"):
+        convert_state_dict("dcgan", dict(sd, extra=np.zeros(1)), **TINY)
+    with pytest.raises(ValueError, match="missing"):
+        convert_state_dict("dcgan-sep", sd, **TINY)  # wrong arch for the keys
+
+
+# --- comparison with the PyTorch reference ------------------------------------------------------
+def _reference_export(tmp_path, ref_arch, warmup, seed=3):
+    if not os.path.isfile(REFERENCE):
+        pytest.skip(f"reference not found at {REFERENCE} (set BIOGANS_SHARED)")
+    pytest.importorskip("torch")
+    pth, npz, dpth = tmp_path / "G.pth", tmp_path / "ref.npz", tmp_path / "D.pth"
+    cmd = [sys.executable, REFERENCE, "export", "--arch", ref_arch, "--out", str(pth), "--seed", str(seed),
+           "--npz", str(npz), "--bn-warmup", str(warmup), "--out-d", str(dpth)]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, timeout=1800)
+    return pth, np.load(npz), dpth
+
+
+def _reference_layout(arch, out):
+    """NCHW reference output -> our layout (star: [C, B, 2, H, W] -> [B, H, W, 1+C])."""
+    if arch != "star":
+        return np.transpose(out, (0, 2, 3, 1))
+    x = np.transpose(out, (1, 3, 4, 0, 2))  # [B, H, W, C, 2]
+    return np.concatenate([x[..., 0, :1], x[..., :, 1]], axis=-1)
+
+
+def _check_against_reference(tmp_path, arch, ref_arch, warmup):
+    pth, ref, dpth = _reference_export(tmp_path, ref_arch, warmup)
+    g = convert_state_dict(arch, load_torch_state_dict(str(pth)))
+    z = ref["z"].reshape(-1, 100)
+    eval_out = np.asarray(g(z, training=False))
+    assert np.abs(eval_out - _reference_layout(arch, ref["out_eval"])).max() < 1e-4
+    # Train mode: batch statistics, and the moving statistics updated with the unbiased variance.
+    train_out = np.asarray(g(z, training=True))
+    assert np.abs(train_out - _reference_layout(arch, ref["out_train"])).max() < 1e-4
+    keys = key_map(g)
+    for k in ref.files:
+        if k.startswith("running_after_train:"):
+            np.testing.assert_allclose(np.asarray(keys[k.split(":", 1)[1]]), ref[k], atol=1e-5)
+    d = convert_critic_state_dict(arch, load_torch_state_dict(str(dpth)))
+    x = ref["out_eval"].transpose(0, 1, 3, 4, 2) if arch == "star" else ref["out_eval"].transpose(0, 2, 3, 1)
+    assert np.abs(np.asarray(d(x)) - ref["d_scores_on_out_eval"]).max() < 1e-4
+
+
+def test_matches_reference_sep_quick(tmp_path):
+    _check_against_reference(tmp_path, "dcgan-sep", "sep", warmup=2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch, ref_arch", [("dcgan", "dcgan"), ("dcgan-sep", "sep"), ("star", "star")])
+def test_matches_reference_acceptance(tmp_path, arch, ref_arch):
+    _check_against_reference(tmp_path, arch, ref_arch, warmup=100)
+
+
+def _save_pth(torch, model, path):
+    torch.save(
+        {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in _to_torch_layout(model).items()}, path
+    )
+
+
+def test_cli_writes_keras_file(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    src = build_generator("dcgan-sep", **TINY, seed=6)
+    pth = tmp_path / "G.pth"
+    _save_pth(torch, src, pth)
+    out = tmp_path / "sub" / "G.keras"
+    argv = ["from_torch", "--arch", "dcgan-sep", "--pth", str(pth), "--out", str(out),
+            "--image_size", "16x32", "--ngf", "8"]  # fmt: skip
+    assert run(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["n_tensors"] == len(key_map(src)) and summary["out"] == str(out)
+    assert sorted(os.listdir(out.parent)) == ["G.keras"]  # no temporary files left
+    g = keras.models.load_model(out)
+    np.testing.assert_array_equal(np.asarray(g(_z())), np.asarray(src(_z())))
+    # Bad flags / mismatching checkpoints: a message naming the flag or key, non-zero status, no file.
+    bad_out = tmp_path / "bad.keras"
+    assert run(argv[:5] + ["--out", str(bad_out), "--image_size", "17x32", "--ngf", "8"]) == 1
+    assert "image_size" in capsys.readouterr().err
+    assert run(argv[:5] + ["--out", str(bad_out), "--image_size", "16x32", "--ngf", "16"]) == 1
+    assert "main.initial.100-32.convt-sep.convt_half.weight" in capsys.readouterr().err
+    assert run(argv[:5] + ["--out", str(bad_out)] + argv[7:] + ["--pth", str(pth)]) == 1
+    assert "takes one checkpoint" in capsys.readouterr().err
+    assert run(["from_torch", "--arch", "dcgan"]) == 2
+    assert "--pth" in capsys.readouterr().err
+    assert not bad_out.exists()
+
+
+@pytest.mark.slow
+def test_cli_as_module_subprocess(tmp_path):
+    torch = pytest.importorskip("torch")
+    src = build_generator("star", **TINY, seed=6)
+    pth = tmp_path / "G.pth"
+    _save_pth(torch, src, pth)
+    out = tmp_path / "G.keras"
+    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    cmd = [sys.executable, "-m", "export.from_torch", "--arch", "star", "--pth", str(pth), "--out", str(out),
+           "--image_size", "16x32", "--ngf", "8", "--n_proteins", "3"]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout.strip().splitlines()[-1])["arch"] == "star"
+    np.testing.assert_array_equal(np.asarray(keras.models.load_model(out)(_z())), np.asarray(src(_z())))
+
+
+def _import_reference():
+    if not os.path.isfile(REFERENCE):
+        pytest.skip(f"reference not found at {REFERENCE} (set BIOGANS_SHARED)")
+    torch = pytest.importorskip("torch")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_biogans_torch_reference", REFERENCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return torch, module
+
+
+@pytest.mark.parametrize(
+    "arch, nz, ngf, red_portion, n_proteins",
+    [
+        ("multichannel", 350, 16, None, 3),
+        ("multichannel-sep", 350, 28, 0.143, 6),  # int(7 * 0.143) = 1 red output, as ours
+        ("independent-sep", 100, 8, 0.5, 3),
+    ],
+)
+def test_matches_reference_multichannel_and_independent(arch, nz, ngf, red_portion, n_proteins):
+    """Reference settings: multichannel[-sep] used nz=350, ngf=224, --red_portion 0.143 (small ngf here)."""
+    torch, ref = _import_reference()
+    torch.manual_seed(0)
+    nc = 2 if arch.startswith("independent") else 1 + n_proteins
+    towers = [ref.DCGAN_G((16, 32), nz, nc, ngf, 0, red_portion=red_portion)
+              for _ in range(n_proteins if arch.startswith("independent") else 1)]  # fmt: skip
+    for t in towers:
+        ref.reference_init(t)
+        with torch.no_grad():
+            t.train()
+            t(torch.randn(16, nz, 1, 1))  # non-trivial running statistics
+            t.eval()
+    sds = [ref.reference_state_dict(t) for t in towers]
+    g = convert_state_dict(
+        arch, sds if len(sds) > 1 else sds[0], image_size=(16, 32), n_proteins=n_proteins, nz=nz, ngf=ngf,
+        red_portion=red_portion or 0.5,
+    )  # fmt: skip
+    assert sum(int(np.prod(v.shape)) for v in g.trainable_weights) == sum(ref.count_params(t) for t in towers)
+    z = np.random.default_rng(0).normal(size=(4, nz)).astype("float32")
+    with torch.no_grad():
+        outs = [t(torch.from_numpy(z).view(4, nz, 1, 1)).numpy().transpose(0, 2, 3, 1) for t in towers]
+    want = np.stack(outs, axis=1) if len(outs) > 1 else outs[0]
+    assert np.abs(np.asarray(g(z)) - want).max() < 1e-4

@@ -1,0 +1,67 @@
+"""Tiny models and data shared by the trainer tests."""
+
+import functools
+
+import keras
+
+from biogans_tf.data import pipeline, sources
+from biogans_tf.data.neighbours import mine_neighbours
+from biogans_tf.losses import get_loss
+from biogans_tf.models import registry
+from biogans_tf.trainer import GanTrainer, make_optimizer
+
+SIZE = (24, 40)  # the simulator's smallest size; halves to 3x5
+PROTEINS = ("Alp14", "Arp3")
+BATCH = 4
+
+
+@functools.lru_cache(maxsize=None)
+def cells():
+    return sources.load("sim:8", "train", proteins=PROTEINS, image_size=SIZE, seed=0)
+
+
+@functools.lru_cache(maxsize=None)
+def neighbours():
+    return mine_neighbours(cells(), k=2)
+
+
+def make_trainer(arch="dcgan", gan="wgan-gp", seed=0, ema=False, ema_decay=0.999, **loss_kw):
+    loss = get_loss(gan, **loss_kw)
+    n = len(PROTEINS)
+    gkw = dict(image_size=SIZE, n_proteins=n, nz=16, ngf=8, seed=seed)
+    g = registry.build_generator(arch, **gkw)
+    d = registry.build_critic(arch, image_size=SIZE, n_proteins=n, ndf=8, batchnorm=loss.critic_batchnorm, seed=seed)
+    t = GanTrainer(
+        g,
+        d,
+        loss,
+        nz=16,
+        batch_size=BATCH,
+        seed=seed,
+        view_fn=lambda x: registry.critic_view(arch, x, n),
+        ema_generator=registry.build_generator(arch, **gkw) if ema else None,
+        ema_decay=ema_decay,
+    )
+    t.compile(
+        d_optimizer=make_optimizer(loss.optimizer, loss.lr_d, loss.beta1, loss.beta2),
+        g_optimizer=make_optimizer(loss.optimizer, loss.lr_g, loss.beta1, loss.beta2),
+    )
+    return t
+
+
+def dataset(arch, seed=0, start_step=0):
+    fam = registry.family(arch)
+    return pipeline.make_batches(
+        fam, cells(), BATCH, seed, start_step=start_step, neighbours=neighbours() if fam == "multichannel" else None
+    )
+
+
+class Recorder(keras.callbacks.Callback):
+    """Keeps every critic step's logs as floats."""
+
+    def __init__(self):
+        super().__init__()
+        self.logs = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.logs.append({k: float(v) for k, v in (logs or {}).items()})

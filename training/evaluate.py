@@ -1,0 +1,381 @@
+"""Evaluate GANs on cell images: `python -m training.evaluate --task=TASK [flags]`.
+
+Tasks (the paper's Sec. 5 plus the ground-truth multichannel test):
+  c2st_real    Table 1: C2ST of protein A's training vs protein B's test images (no generator)
+  c2st_fake    Table 2 row: C2ST of a generator's samples vs each protein's test images
+  reconstruct  Table 3 + Figures 5/6: L-BFGS reconstruction of test cells, baselines
+  interpolate  latent paths (linear, spherical) as GIF + strip, cell-length / septum check
+  joint        star / multichannel samples vs the simulator's true multichannel cells
+
+Every task writes its figures and `results.json` into `--out` and prints that JSON as the last
+line of stdout. `--quick` shrinks every setting for smoke runs. The library function `evaluate`
+takes the same options as a dict, for use from Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import numpy as np
+from absl import app, flags, logging
+
+TASKS = ("c2st_real", "c2st_fake", "reconstruct", "interpolate", "joint")
+ENDPOINTS = ("reconstruct", "random", "file")
+
+
+@dataclasses.dataclass
+class EvalOptions:
+    """Every option of `training.evaluate` (flag names are the field names)."""
+
+    task: str = "c2st_fake"
+    run_dir: str = ""
+    generator: str = ""
+    data: str = ""  # default: the run's data, else "sim"
+    proteins: str = ""  # default: the run's proteins, else the paper's six
+    image_size: str = ""  # default: the run's, else 48x80
+    out: str = ""
+    seed: int = 0
+    data_seed: int = -1  # -1: the run's seed, else 0
+    quick: bool = False
+    progress: bool = True
+    # C2ST
+    n_splits: int = 10
+    steps: int = 5000
+    batch_size: int = 64
+    ndf: int = 64
+    max_critics: int = 0
+    n_fake: int = 0
+    # reconstruction
+    iterations: int = 50
+    restarts: int = 5
+    max_per_protein: int = 100
+    modes: str = "regular,separable"
+    # interpolation
+    endpoints: str = "reconstruct"
+    z_file: str = ""
+    protein: str = ""
+    interp_steps: int = 16
+    kinds: str = "linear,spherical"
+    # joint
+    n_joint: int = 500
+
+
+def apply_quick(o: EvalOptions) -> EvalOptions:
+    """Shrink every cost setting for a smoke run (and a plain `sim` to 16 cells per protein)."""
+    return dataclasses.replace(
+        o,
+        n_splits=min(o.n_splits, 3),
+        steps=min(o.steps, 20),
+        batch_size=min(o.batch_size, 16),
+        ndf=min(o.ndf, 8),
+        iterations=min(o.iterations, 3),
+        restarts=min(o.restarts, 2),
+        max_per_protein=min(o.max_per_protein, 4),
+        interp_steps=min(o.interp_steps, 5),
+        n_joint=min(o.n_joint, 24),
+        data="sim:16" if o.data in ("", "sim") else o.data,
+    )
+
+
+def _split_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _image_size(text: str):
+    from biogans_tf.data.simulator import parse_image_size
+
+    return parse_image_size(text)
+
+
+def _settings(o: EvalOptions):
+    from biogans_tf.eval.c2st import C2STSettings
+
+    return C2STSettings(n_splits=o.n_splits, steps=o.steps, batch_size=o.batch_size, ndf=o.ndf, seed=o.seed)
+
+
+def _load_run(o: EvalOptions):
+    from biogans_tf.eval.runs import load_run
+
+    return load_run(o.run_dir or None, o.generator or None, _split_list(o.proteins) or None)
+
+
+def _data_of(o: EvalOptions, run=None) -> tuple[str, int]:
+    data = o.data or (run.config.get("data") if run else None) or "sim"
+    seed = o.data_seed if o.data_seed >= 0 else int(run.config.get("seed", 0)) if run else 0
+    return data, seed
+
+
+def _load(o: EvalOptions, split: str, proteins, image_size, run=None):
+    from biogans_tf.data import sources
+
+    data, seed = _data_of(o, run)
+    return sources.load(data, split, proteins=list(proteins), image_size=image_size, seed=seed)
+
+
+def _write_text(out: str, name: str, text: str) -> str:
+    from biogans_tf.io_utils import write_bytes
+
+    write_bytes(os.path.join(out, name), (text + "\n").encode())
+    return name
+
+
+def task_c2st_real(o: EvalOptions) -> dict:
+    from biogans_tf.data.sources import PAPER_PROTEINS
+    from biogans_tf.eval import c2st_tables
+
+    proteins = _split_list(o.proteins) or list(PAPER_PROTEINS)
+    size = _image_size(o.image_size) if o.image_size else (48, 80)
+    train, test = _load(o, "train", proteins, size), _load(o, "test", proteins, size)
+    res = c2st_tables.real_vs_real(
+        train, test, proteins, _settings(o), max_critics=o.max_critics or None, progress=o.progress
+    )
+    res["figures"] = {"table1": _write_text(o.out, "table1.md", c2st_tables.format_matrix(res))}
+    c2st_tables.matrix_figure(os.path.join(o.out, "table1.png"), res)
+    res["figures"]["heatmap"] = "table1.png"
+    res["data"] = {"source": train.source, "n_train": train.counts(), "n_test": test.counts()}
+    return res
+
+
+def task_c2st_fake(o: EvalOptions) -> dict:
+    from biogans_tf.eval import c2st_tables
+
+    run = _load_run(o)
+    test = _load(o, "test", run.proteins, run.image_size, run)
+    res = c2st_tables.fake_vs_real(
+        run, test, _settings(o), n_fake=o.n_fake or None, seed=o.seed,
+        max_critics=o.max_critics or None, progress=o.progress,
+    )  # fmt: skip
+    name = os.path.basename(os.path.normpath(o.run_dir)) if o.run_dir else os.path.basename(o.generator)
+    res["figures"] = {"table2": _write_text(o.out, "table2.md", c2st_tables.format_table2({name: res}))}
+    res["data"] = {"source": test.source, "n_test": test.counts()}
+    return res
+
+
+def task_reconstruct(o: EvalOptions) -> dict:
+    from biogans_tf.eval.reconstruction import evaluate_run
+
+    run = _load_run(o)
+    test = _load(o, "test", run.proteins, run.image_size, run)
+    train = _load(o, "train", run.proteins, run.image_size, run)
+    return evaluate_run(
+        run, test, train, modes=_split_list(o.modes), iterations=o.iterations, restarts=o.restarts,
+        seed=o.seed, max_per_protein=o.max_per_protein or None, out_dir=o.out, progress=o.progress,
+    )  # fmt: skip
+
+
+def _endpoint_cells(o: EvalOptions, run, protein: str):
+    """Two real cells of `protein` (young monopolar, septating) and how they were chosen."""
+    from biogans_tf.eval import cell_stats
+    from biogans_tf.eval.interpolation import pick_endpoints
+
+    data, seed = _data_of(o, run)
+    if data.startswith("sim"):
+        from biogans_tf.data import simulator
+
+        n = 200 if data == "sim" else max(int(data.partition(":")[2]), 8)
+        cells, meta = simulator.simulate(protein, n, seed, "test", run.image_size)
+        i0, i1 = pick_endpoints(meta)
+        how = {"by": "simulator metadata", "young": meta[i0], "dividing": meta[i1]}
+        return cells[[i0, i1]], how
+    test = _load(o, "test", [protein], run.image_size, run)
+    cells = test.images
+    masks = cell_stats.cell_masks(cells[..., 0])
+    lengths, sept = cell_stats.cell_lengths(masks), cell_stats.has_septum(cells[..., 0], masks)
+    if sept.all() or not sept.any():
+        raise ValueError(f"interpolate: need test cells with and without a septum for {protein}")
+    i0 = int(np.where(~sept)[0][np.argmin(lengths[~sept])])
+    i1 = int(np.where(sept)[0][np.argmax(lengths[sept])])
+    how = {"by": "measured red mask / septum", "young": test.files[i0], "dividing": test.files[i1]}
+    return cells[[i0, i1]], how
+
+
+def task_interpolate(o: EvalOptions) -> dict:
+    from biogans_tf.data.errors import DataError
+    from biogans_tf.eval import interpolation
+
+    run = _load_run(o)
+    info = {"endpoints": o.endpoints}
+    if o.endpoints == "random":
+        z = run.latents(2, o.seed, 30)
+        z0, z1 = z[0], z[1]
+    elif o.endpoints == "file":
+        try:
+            with np.load(o.z_file) as f:
+                z0, z1 = f["z0"].astype(np.float32), f["z1"].astype(np.float32)
+        except (OSError, KeyError, ValueError) as e:
+            raise DataError(o.z_file or "--z_file", f"expected an .npz with arrays z0 and z1 ({e})") from None
+        if z0.shape != (run.nz,) or z1.shape != (run.nz,):
+            raise DataError(o.z_file, f"z0 and z1 must have shape ({run.nz},), got {z0.shape} and {z1.shape}")
+    else:
+        protein = o.protein or run.proteins[0]
+        if protein not in run.proteins:
+            raise DataError("--protein", f"{protein!r} is not one of the run's proteins {run.proteins}")
+        cells, how = _endpoint_cells(o, run, protein)
+        pi = 0 if run.family == "joint" else run.proteins.index(protein)
+        z0, z1, l2 = interpolation.reconstructed_endpoints(
+            run, cells, pi, iterations=o.iterations, restarts=o.restarts, seed=o.seed
+        )
+        info.update(protein=protein, chosen=how, reconstruction_l2=[float(v) for v in l2])
+        info["real_endpoints"] = interpolation.biology(cells)
+        from biogans_tf.viz import composite, grid, save_png
+
+        save_png(os.path.join(o.out, "interp_endpoints_real.png"), grid(composite(cells)[None]), scale=3)
+    kinds = _split_list(o.kinds)
+    res = interpolation.interpolation_study(run, z0, z1, steps=o.interp_steps, kinds=kinds, out_dir=o.out)
+    return {"arch": run.arch, "proteins": list(run.proteins), "steps": o.interp_steps, **info, "paths": res}
+
+
+def _joint_truth(o: EvalOptions, run):
+    """Two disjoint true multichannel samples (truth, reference) in the run's protein order."""
+    from biogans_tf.data import simulator
+    from biogans_tf.data.errors import DataError
+
+    data, seed = _data_of(o, run)
+    if data.startswith("sim"):
+        truth, _ = simulator.simulate_joint(run.proteins, o.n_joint, seed, "joint", run.image_size)
+        ref, _ = simulator.simulate_joint(
+            run.proteins, o.n_joint, seed, "joint", run.image_size, start=o.n_joint
+        )
+        return truth, ref, f"simulator joint split (seed={seed})"
+    path = os.path.join(data, "joint", "cells.npz")
+    if not os.path.isfile(path):
+        raise DataError(path, "joint evaluation needs --data sim or a dataset folder with joint/cells.npz")
+    with np.load(path) as f:
+        images, names = f["images"], [str(p) for p in f["proteins"]]
+    missing = [p for p in run.proteins if p not in names]
+    if missing:
+        raise DataError(path, f"proteins {missing} of the run are not in the joint file ({names})")
+    order = [0] + [1 + names.index(p) for p in run.proteins]
+    images = images[..., order]
+    half = len(images) // 2
+    return images[:half], images[half:], path
+
+
+def task_joint(o: EvalOptions) -> dict:
+    from biogans_tf.eval.joint import joint_evaluation
+
+    run = _load_run(o)
+    if not run.has_joint_output:
+        raise ValueError(f"--task=joint needs a star or multichannel generator, got arch {run.arch!r}")
+    truth, ref, source = _joint_truth(o, run)
+    generated = run.generate(run.joint_fn(), run.latents(len(truth), o.seed, 20))
+    res = joint_evaluation(
+        generated, truth, ref, run.proteins, settings=_settings(o), out_dir=o.out, progress=o.progress
+    )
+    return {"arch": run.arch, "truth": source, **res}
+
+
+_TASK_FNS = {
+    "c2st_real": task_c2st_real,
+    "c2st_fake": task_c2st_fake,
+    "reconstruct": task_reconstruct,
+    "interpolate": task_interpolate,
+    "joint": task_joint,
+}
+
+
+def evaluate(options: EvalOptions | dict) -> dict:
+    """Run one evaluation task; write `results.json` into `out`; return the results dict."""
+    from biogans_tf.io_utils import write_json
+
+    o = options if isinstance(options, EvalOptions) else EvalOptions(**options)
+    if o.task not in TASKS:
+        raise ValueError(f"--task: expected one of {TASKS}, got {o.task!r}")
+    if o.endpoints not in ENDPOINTS:
+        raise ValueError(f"--endpoints: expected one of {ENDPOINTS}, got {o.endpoints!r}")
+    if o.task != "c2st_real" and not (o.run_dir or o.generator):
+        raise ValueError(f"--task={o.task} needs --run_dir or --generator")
+    if o.quick:
+        o = apply_quick(o)
+    if not o.out:
+        o = dataclasses.replace(o, out=os.path.join("runs", "eval", o.task))
+    os.makedirs(o.out, exist_ok=True)
+    t0 = time.perf_counter()
+    res = _TASK_FNS[o.task](o)
+    out = {
+        "task": o.task,
+        "options": dataclasses.asdict(o),
+        "seconds": round(time.perf_counter() - t0, 2),
+        **res,
+    }
+    out = json.loads(json.dumps(out, default=_json_default))
+    write_json(os.path.join(o.out, "results.json"), out)
+    return out
+
+
+def _json_default(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"not JSON serialisable: {type(v)}")
+
+
+def _define_flags() -> None:
+    d = EvalOptions()
+    helps = {
+        "task": f"one of {', '.join(TASKS)}",
+        "run_dir": "run directory with generator.keras and config.json",
+        "generator": "a generator .keras file (overrides the run directory's)",
+        "data": "sim, sim:<n>, a LIN folder/zip, tfds:<name>, tiff:<folder> (default: the run's, else sim)",
+        "proteins": "comma-separated proteins (default: the run's; c2st_real: the paper's six)",
+        "image_size": "HEIGHTxWIDTH for c2st_real (default 48x80; runs use their own)",
+        "out": "output folder (default runs/eval/<task>)",
+        "seed": "seed of splits, critics, latent draws and restarts",
+        "data_seed": "simulator seed of the data (-1: the run's seed, else 0)",
+        "quick": "shrink all settings for a smoke run",
+        "progress": "show progress bars (stderr)",
+        "n_splits": "C2ST random 50/50 splits (one critic each)",
+        "steps": "C2ST critic training steps",
+        "batch_size": "C2ST images per source per step",
+        "ndf": "C2ST critic width",
+        "max_critics": "C2ST critics per stacked bank (0: all at once)",
+        "n_fake": "c2st_fake: generated images per protein (0: as many as test images)",
+        "iterations": "reconstruction L-BFGS iterations (per phase)",
+        "restarts": "reconstruction random restarts",
+        "max_per_protein": "reconstruction: test cells per protein (0: all)",
+        "modes": "reconstruction modes: regular, separable",
+        "endpoints": f"interpolation endpoints: {', '.join(ENDPOINTS)}",
+        "z_file": "interpolation: .npz with z0 and z1 (--endpoints=file)",
+        "protein": "interpolation: protein whose cells are reconstructed (default: the run's first)",
+        "interp_steps": "interpolation: points per path",
+        "kinds": "interpolation kinds: linear, spherical",
+        "n_joint": "joint: true and generated multichannel cells",
+    }
+    for field in dataclasses.fields(EvalOptions):
+        default = getattr(d, field.name)
+        if field.name == "task":
+            flags.DEFINE_enum("task", default, list(TASKS), helps["task"])
+        elif isinstance(default, bool):
+            flags.DEFINE_bool(field.name, default, helps[field.name])
+        elif isinstance(default, int):
+            flags.DEFINE_integer(field.name, default, helps[field.name])
+        else:
+            flags.DEFINE_string(field.name, default, helps[field.name])
+
+
+_define_flags()
+FLAGS = flags.FLAGS
+
+
+def main(argv) -> int:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    options = EvalOptions(**{f.name: FLAGS[f.name].value for f in dataclasses.fields(EvalOptions)})
+    try:
+        res = evaluate(options)
+    except ValueError as e:  # DataError is a ValueError: a clear message, no traceback
+        logging.error("%s", e)
+        print(json.dumps({"task": options.task, "error": str(e)}))
+        return 2
+    sys.stdout.flush()
+    print(json.dumps(res, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

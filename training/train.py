@@ -1,0 +1,211 @@
+"""`train(cfg)`: one training run from a resolved `TrainConfig` (called by `training.run`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from biogans_tf.data import pipeline, sources
+from biogans_tf.data.errors import DataError
+from biogans_tf.data.neighbours import mine_neighbours
+from biogans_tf.io_utils import write_json
+from biogans_tf.models import registry
+from biogans_tf.trainer import callbacks as cb
+from biogans_tf.trainer.checkpoint import CheckpointError, TrainingCheckpoints, save_keras_model
+from biogans_tf.trainer.gan_model import GanTrainer, fixed_noise
+from biogans_tf.trainer.optimizers import make_optimizer
+from training.config import ConfigError, TrainConfig, validate
+
+_POLICIES = {"float32": "float32", "bf16": "mixed_bfloat16", "mixed_float16": "mixed_float16"}
+
+
+def _jit(cfg: TrainConfig) -> bool:
+    value = str(cfg.jit_compile).lower()
+    if value == "auto":
+        # XLA pays off on GPUs; on CPUs it is ~10x slower for the double-backward penalty.
+        return bool(tf.config.list_physical_devices("GPU"))
+    return value == "true"
+
+
+def _prepare_run_dir(cfg: TrainConfig) -> None:
+    """Refuse to train over another run unless resuming."""
+    if cfg.resume:
+        return
+    for name in ("config.json", "checkpoints"):
+        if os.path.exists(os.path.join(cfg.logdir, name)):
+            raise ConfigError(
+                f"--logdir={cfg.logdir} already holds a run ({name}); pass --resume to continue it "
+                "or choose another --logdir"
+            )
+
+
+def load_cells(cfg: TrainConfig):
+    """Training CellSet plus the data checks that need it (labels, counts vs batch size)."""
+    try:
+        cells = sources.load(cfg.data, "train", proteins=cfg.proteins, image_size=cfg.image_size, seed=cfg.seed)
+    except DataError as e:
+        raise ConfigError(f"--data={cfg.data}: {e}") from None
+    family = registry.family(cfg.arch)
+    if cells.image_size != tuple(cfg.image_size):
+        raise ConfigError(
+            f"--image_size={cfg.image_size[0]}x{cfg.image_size[1]} but --data={cfg.data} has "
+            f"{cells.image_size[0]}x{cells.image_size[1]} images"
+        )
+    if family != "joint" and len(cells.proteins) < 2:
+        raise ConfigError(
+            f"--arch={cfg.arch} needs labelled data with >= 2 proteins; --data={cfg.data} has "
+            f"{len(cells.proteins)} ({', '.join(cells.proteins)}); use --arch=dcgan or dcgan-sep"
+        )
+    counts = cells.counts()
+    if family == "joint":
+        if len(cells) < cfg.batch_size:
+            raise ConfigError(f"--batch_size={cfg.batch_size} is larger than the {len(cells)} training images")
+    else:
+        smallest = min(counts, key=counts.get)
+        if counts[smallest] < cfg.batch_size:
+            raise ConfigError(
+                f"--batch_size={cfg.batch_size} is larger than the {counts[smallest]} training images of "
+                f"protein {smallest!r} (--arch={cfg.arch} draws a batch of every protein)"
+            )
+    return cells
+
+
+def build_trainer(cfg: TrainConfig, n_proteins: int) -> GanTrainer:
+    """Models, loss and optimisers of `cfg`, wrapped in a compiled `GanTrainer`."""
+    loss = cfg.loss()
+    common = dict(image_size=tuple(cfg.image_size), n_proteins=n_proteins)
+    gkw = dict(common, nz=cfg.nz, ngf=cfg.ngf, red_portion=cfg.red_portion, seed=cfg.seed)
+    generator = registry.build_generator(cfg.arch, **gkw)
+    critic = registry.build_critic(cfg.arch, **common, ndf=cfg.ndf, batchnorm=cfg.critic_batchnorm, seed=cfg.seed)
+    ema = registry.build_generator(cfg.arch, **gkw) if cfg.ema else None
+    trainer = GanTrainer(
+        generator,
+        critic,
+        loss,
+        nz=cfg.nz,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        view_fn=lambda x: registry.critic_view(cfg.arch, x, n_proteins),
+        ema_generator=ema,
+        ema_decay=cfg.ema_decay,
+        debug_nan_at=cfg.debug_nan_at,
+    )
+    d_opt = make_optimizer(loss.optimizer, loss.lr_d, loss.beta1, loss.beta2, name="d_optimizer")
+    g_opt = make_optimizer(loss.optimizer, loss.lr_g, loss.beta1, loss.beta2, name="g_optimizer")
+    if cfg.precision == "mixed_float16":
+        d_opt = keras.optimizers.LossScaleOptimizer(d_opt, name="d_loss_scale")
+        g_opt = keras.optimizers.LossScaleOptimizer(g_opt, name="g_loss_scale")
+    trainer.compile(d_optimizer=d_opt, g_optimizer=g_opt, jit_compile=_jit(cfg))
+    return trainer
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run (or resume) training; returns the results dict also written to `RUN/results.json`.
+
+    Raises:
+        ConfigError: a flag that does not fit the data or the run directory.
+    """
+    validate(cfg)
+    _prepare_run_dir(cfg)
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
+        # Op determinism alone was not enough here: with several inter-op threads, runs of the
+        # same config occasionally differed (Adam amplifies the last-bit differences), so
+        # independent ops run one at a time; each op still uses all cores (intra-op threads).
+        try:
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # TF already initialised in this process (e.g. a second run in tests)
+            if tf.config.threading.get_inter_op_parallelism_threads() != 1:
+                print("warning: --deterministic could not limit inter-op threads", file=sys.stderr)
+    keras.mixed_precision.set_global_policy(_POLICIES[cfg.precision])
+    t_start = time.perf_counter()
+    cells = load_cells(cfg)
+    cfg.proteins = tuple(cells.proteins)  # the order the data gave ('all' resolved)
+    family = registry.family(cfg.arch)
+    neighbours = None
+    if family == "multichannel":
+        neighbours = mine_neighbours(cells, k=cfg.neighbours_k, cache_dir=os.path.join(cfg.logdir, "cache"))
+
+    trainer = build_trainer(cfg, len(cells.proteins))
+    loss = trainer.gan_loss
+    ckpts = TrainingCheckpoints(trainer, os.path.join(cfg.logdir, "checkpoints"), cfg.keep_checkpoints)
+    start = 0
+    if cfg.resume:
+        try:
+            start = ckpts.restore_latest() or 0
+        except CheckpointError as e:
+            raise ConfigError(f"--resume: {e}") from None
+        if start:
+            print(f"resuming {cfg.logdir} from generator step {start}", file=sys.stderr, flush=True)
+    write_json(os.path.join(cfg.logdir, "config.json"), cfg.to_json())
+    write_json(os.path.join(cfg.logdir, "proteins.json"), list(cells.proteins))
+
+    critic_start = int(trainer.critic_step.numpy())
+    remaining = loss.total_critic_steps(start, cfg.steps) - int(trainer.critic_in_iter.numpy())
+    per_step = cfg.batch_size * (len(cells.proteins) if family == "conditional" else 1)
+    writer = tf.summary.create_file_writer(os.path.join(cfg.logdir, "tb"))
+    n_samples = 32 if family == "joint" else 8
+    guard = cb.NanGuard()
+    ckpt_cb = cb.CheckpointWriter(ckpts, cfg.checkpoint_every)
+    samples = cb.SampleWriter(
+        os.path.join(cfg.logdir, "samples"), fixed_noise(cfg.seed, n_samples, cfg.nz), cfg.sample_every, writer
+    )
+    callbacks = [
+        guard,
+        ckpt_cb,
+        cb.ProgressLogger(cfg.steps, cfg.log_every, per_step),
+        cb.TensorBoardLogger(writer, cfg.log_every, per_step),
+        samples,
+    ]
+    if cfg.debug_step_delay > 0:
+        callbacks.append(cb.StepDelay(cfg.debug_step_delay))
+
+    t_fit = time.perf_counter()
+    history = {}
+    if remaining > 0:
+        ds = pipeline.make_batches(
+            family, cells, cfg.batch_size, cfg.seed, start_step=critic_start, neighbours=neighbours, flips=cfg.flips
+        )
+        h = trainer.fit(ds, steps_per_epoch=remaining, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+        history = {k: float(v[-1]) for k, v in h.history.items() if k in cb.METRICS}
+    fit_s = time.perf_counter() - t_fit
+    writer.flush()
+
+    step = int(trainer.step.numpy())
+    failure = guard.failure or ckpt_cb.failure
+    results = dict(
+        status="ok" if failure is None else "failed",
+        run_dir=cfg.logdir,
+        arch=cfg.arch,
+        gan=cfg.gan,
+        start_step=start,
+        step=step,
+        steps=cfg.steps,
+        critic_steps=int(trainer.critic_step.numpy()),
+        fit_seconds=round(fit_s, 3),
+        wall_seconds=round(time.perf_counter() - t_start, 3),
+        iters_per_s=round((step - start) / fit_s, 4) if fit_s > 0 and step > start else None,
+        last_checkpoint=ckpts.latest,
+        last_sample=samples.last_path,
+        metrics=history,
+    )
+    if failure is not None:
+        results["error"] = failure + f"; the last good checkpoint is {ckpts.latest}"
+        print(f"error: {results['error']}", file=sys.stderr, flush=True)
+    else:
+        if samples.last_path is None:
+            samples.set_model(trainer)
+            samples.last_path = samples.write(step)
+            results["last_sample"] = samples.last_path
+        save_keras_model(trainer.generator, os.path.join(cfg.logdir, "generator.keras"))
+        results["generator"] = os.path.join(cfg.logdir, "generator.keras")
+        if trainer.ema_generator is not None:
+            save_keras_model(trainer.ema_generator, os.path.join(cfg.logdir, "generator_ema.keras"))
+            results["generator_ema"] = os.path.join(cfg.logdir, "generator_ema.keras")
+    write_json(os.path.join(cfg.logdir, "results.json"), json.loads(json.dumps(results)))
+    return results
