@@ -108,21 +108,13 @@ def load_run_generator(run_dir: str, checkpoint: str = "final", ema: bool = Fals
         seed=int(config.get("seed", 0)),
     )
     generator(tf.zeros([1, int(config["nz"])]), training=False)  # create the variables before restoring
-    # `assert_existing_objects_matched` passes vacuously when nothing is tracked, so count the stored
-    # variables ourselves: exporting random weights silently would be the worst outcome.
-    stored = [
-        k for k, _ in tf.train.list_variables(prefix) if k.startswith(f"{name}/") and "/.ATTRIBUTES/" in k
-    ]
-    if len(stored) != len(generator.weights):
-        raise ExportError(
-            f"{prefix}: checkpoint holds {len(stored)} {name!r} variables, the {config['arch']} generator "
-            f"has {len(generator.weights)} (wrong run or architecture, no EMA, or untracked weights)"
-        )
-    status = tf.train.Checkpoint(**{name: generator}).restore(prefix)
-    status.expect_partial()
+    # Training checkpoints store each model as a bag of all its weights (see
+    # biogans_tf.trainer.checkpoint.variable_bag); restore_generator checks that every weight matched.
+    from biogans_tf.trainer.checkpoint import CheckpointError, restore_generator
+
     try:
-        status.assert_existing_objects_matched()
-    except AssertionError as e:
+        restore_generator(generator, prefix, ema=ema)
+    except CheckpointError as e:
         raise ExportError(f"{prefix}: checkpoint does not match the {name!r} model ({e})") from None
     return generator, config
 

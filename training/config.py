@@ -62,7 +62,7 @@ PRESETS: dict[str, dict] = {
         batch_size=16,
         ngf=16,
         ndf=16,
-        steps=500,
+        steps=800,
         sample_every=100,
         checkpoint_every=100,
         log_every=25,
@@ -150,7 +150,7 @@ class TrainConfig:
 
 def parse_image_size(text) -> tuple[int, int]:
     """'48x80' (or '48,80', or a pair) -> (48, 80)."""
-    if isinstance(text, (tuple, list)):
+    if isinstance(text, tuple | list):
         parts = list(text)
     else:
         parts = str(text).lower().replace(",", "x").split("x")
@@ -165,7 +165,7 @@ def parse_proteins(text) -> tuple[str, ...] | None:
     """'Alp14,Arp3' -> ('Alp14', 'Arp3'); '' or 'all' -> None (every protein of the data)."""
     if text is None:
         return None
-    if isinstance(text, (tuple, list)):
+    if isinstance(text, tuple | list):
         items = [str(t).strip() for t in text]
     else:
         items = [t.strip() for t in str(text).split(",")]

@@ -28,7 +28,9 @@ from training.config import (
 
 _D = TrainConfig()
 F = flags
-F.DEFINE_string("arch", _D.arch, "dcgan, dcgan-sep, multichannel, multichannel-sep, star, independent, independent-sep")
+F.DEFINE_string(
+    "arch", _D.arch, "dcgan, dcgan-sep, multichannel, multichannel-sep, star, independent, independent-sep"
+)
 F.DEFINE_string("gan", _D.gan, "loss: gan, wgan or wgan-gp")
 F.DEFINE_string("data", _D.data, "sim, sim:<n_per_protein>, a LIN folder/zip, tfds:<name>, tiff:<folder>")
 F.DEFINE_string("proteins", ",".join(_D.proteins), "comma-separated protein names (order = channels); 'all'")
@@ -46,7 +48,9 @@ F.DEFINE_float("lr_g", None, "generator learning rate (default: per loss)")
 F.DEFINE_float("beta1", None, "Adam beta1 (default: per loss)")
 F.DEFINE_float("beta2", None, "Adam beta2 (default: per loss)")
 F.DEFINE_integer("n_critic", None, "critic steps per generator step (default: per loss)")
-F.DEFINE_integer("n_critic_burst", None, "WGAN: critic steps in the first 25 and every 500th iteration; 0=off")
+F.DEFINE_integer(
+    "n_critic_burst", None, "WGAN: critic steps in the first 25 and every 500th iteration; 0=off"
+)
 F.DEFINE_float("gp_lambda", None, "gradient-penalty weight (default: 10 for wgan-gp)")
 F.DEFINE_float("clip", None, "critic weight clipping bound (default: 0.01 for wgan)")
 F.DEFINE_integer("seed", _D.seed, "seed of init, noise and data order")

@@ -47,7 +47,9 @@ def _prepare_run_dir(cfg: TrainConfig) -> None:
 def load_cells(cfg: TrainConfig):
     """Training CellSet plus the data checks that need it (labels, counts vs batch size)."""
     try:
-        cells = sources.load(cfg.data, "train", proteins=cfg.proteins, image_size=cfg.image_size, seed=cfg.seed)
+        cells = sources.load(
+            cfg.data, "train", proteins=cfg.proteins, image_size=cfg.image_size, seed=cfg.seed
+        )
     except DataError as e:
         raise ConfigError(f"--data={cfg.data}: {e}") from None
     family = registry.family(cfg.arch)
@@ -64,7 +66,9 @@ def load_cells(cfg: TrainConfig):
     counts = cells.counts()
     if family == "joint":
         if len(cells) < cfg.batch_size:
-            raise ConfigError(f"--batch_size={cfg.batch_size} is larger than the {len(cells)} training images")
+            raise ConfigError(
+                f"--batch_size={cfg.batch_size} is larger than the {len(cells)} training images"
+            )
     else:
         smallest = min(counts, key=counts.get)
         if counts[smallest] < cfg.batch_size:
@@ -81,7 +85,9 @@ def build_trainer(cfg: TrainConfig, n_proteins: int) -> GanTrainer:
     common = dict(image_size=tuple(cfg.image_size), n_proteins=n_proteins)
     gkw = dict(common, nz=cfg.nz, ngf=cfg.ngf, red_portion=cfg.red_portion, seed=cfg.seed)
     generator = registry.build_generator(cfg.arch, **gkw)
-    critic = registry.build_critic(cfg.arch, **common, ndf=cfg.ndf, batchnorm=cfg.critic_batchnorm, seed=cfg.seed)
+    critic = registry.build_critic(
+        cfg.arch, **common, ndf=cfg.ndf, batchnorm=cfg.critic_batchnorm, seed=cfg.seed
+    )
     ema = registry.build_generator(cfg.arch, **gkw) if cfg.ema else None
     trainer = GanTrainer(
         generator,
@@ -153,7 +159,10 @@ def train(cfg: TrainConfig) -> dict:
     guard = cb.NanGuard()
     ckpt_cb = cb.CheckpointWriter(ckpts, cfg.checkpoint_every)
     samples = cb.SampleWriter(
-        os.path.join(cfg.logdir, "samples"), fixed_noise(cfg.seed, n_samples, cfg.nz), cfg.sample_every, writer
+        os.path.join(cfg.logdir, "samples"),
+        fixed_noise(cfg.seed, n_samples, cfg.nz),
+        cfg.sample_every,
+        writer,
     )
     callbacks = [
         guard,
@@ -169,9 +178,17 @@ def train(cfg: TrainConfig) -> dict:
     history = {}
     if remaining > 0:
         ds = pipeline.make_batches(
-            family, cells, cfg.batch_size, cfg.seed, start_step=critic_start, neighbours=neighbours, flips=cfg.flips
+            family,
+            cells,
+            cfg.batch_size,
+            cfg.seed,
+            start_step=critic_start,
+            neighbours=neighbours,
+            flips=cfg.flips,
         )
-        h = trainer.fit(ds, steps_per_epoch=remaining, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+        h = trainer.fit(
+            ds, steps_per_epoch=remaining, epochs=1, verbose=0, shuffle=False, callbacks=callbacks
+        )
         history = {k: float(v[-1]) for k, v in h.history.items() if k in cb.METRICS}
     fit_s = time.perf_counter() - t_fit
     writer.flush()

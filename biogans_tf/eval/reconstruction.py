@@ -257,6 +257,9 @@ def figure6(path: str, series: dict[str, tuple[np.ndarray, np.ndarray]], nn_l2=N
     if prior is not None and len(prior):
         med, mad = median_mad(prior)
         ax.axhspan(med - mad, med + mad, color="0.8", alpha=0.6, label="prior draws (median ± MAD)")
+    values = np.concatenate([np.asarray(nll, np.float64) for _, nll in series.values()] or [np.ones(1)])
+    if values.min() > 0 and values.max() > 100 * values.min():
+        ax.set_yscale("log")  # diverged codes (huge NLL) would flatten the rest
     ax.set_xlabel("reconstruction L2 (RMS on [0, 1])")
     ax.set_ylabel("NLL of z under N(0, I)")
     ax.legend(fontsize=7, loc="best")

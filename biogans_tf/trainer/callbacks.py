@@ -58,9 +58,11 @@ class NanGuard(keras.callbacks.Callback):
             v = _value(logs, key)
             if not math.isfinite(v):
                 trainer = self.model
+                # 1-based iteration in progress (= the step its checkpoint would carry).
+                iteration = int(trainer.step.numpy()) + (0 if int(_value(logs, "generator_updated")) else 1)
                 self.failure = (
-                    f"non-finite {key}={v} at generator step {int(trainer.step.numpy())} "
-                    f"(critic step {int(trainer.critic_step.numpy())}); training stopped"
+                    f"non-finite {key}={v} in generator iteration {iteration} "
+                    f"(critic update {int(trainer.critic_step.numpy())}); training stopped"
                 )
                 trainer.stop_training = True
                 return

@@ -16,7 +16,6 @@ import keras
 import tensorflow as tf
 
 
-
 class CheckpointError(RuntimeError):
     """A checkpoint could not be saved or does not fit the run it is restored into."""
 

@@ -23,13 +23,16 @@ class GeneratorEma:
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"--ema_decay must be in [0, 1), got {decay}")
         src, dst = generator.weights, ema_generator.weights
-        if len(src) != len(dst) or any(tuple(a.shape) != tuple(b.shape) for a, b in zip(src, dst)):
+        same = len(src) == len(dst) and all(
+            tuple(a.shape) == tuple(b.shape) for a, b in zip(src, dst, strict=True)
+        )
+        if not same:
             raise ValueError("the EMA generator must have the same architecture as the generator")
         self.generator = generator
         self.ema_generator = ema_generator
         self.decay = float(decay)
         trainable = {id(v) for v in generator.trainable_weights}
-        self._pairs = [(a, b, id(a) in trainable) for a, b in zip(src, dst)]
+        self._pairs = [(a, b, id(a) in trainable) for a, b in zip(src, dst, strict=True)]
 
     def reset(self) -> None:
         """Copy the generator's weights into the EMA generator (at the start of training)."""

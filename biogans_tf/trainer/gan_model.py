@@ -135,7 +135,7 @@ class GanTrainer(keras.Model):
         )
 
     def train_step(self, data):
-        real = data[0] if isinstance(data, (tuple, list)) else data
+        real = data[0] if isinstance(data, tuple | list) else data
         real = tf.convert_to_tensor(real)
         if self.debug_nan_at >= 0:
             poison = tf.equal(self.step, self.debug_nan_at)
@@ -165,7 +165,7 @@ class GanTrainer(keras.Model):
             d_scaled = self.d_optimizer.scale_loss(d_loss)
         d_vars = self.critic.trainable_variables
         d_grads = d_tape.gradient(d_scaled, d_vars)
-        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=False))
         if loss.clip:
             for v in d_vars:
                 v.assign(tf.clip_by_value(v, -loss.clip, loss.clip))
@@ -181,7 +181,7 @@ class GanTrainer(keras.Model):
                 g_scaled = self.g_optimizer.scale_loss(g_loss)
             g_vars = self.generator.trainable_variables
             g_grads = g_tape.gradient(g_scaled, g_vars)
-            self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+            self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=False))
             if self.ema is not None:
                 self.ema.update()
             self.last_g_loss.assign(g_loss)
@@ -203,8 +203,9 @@ class GanTrainer(keras.Model):
     def checkpoint(self) -> tf.train.Checkpoint:
         """The training state for `tf.train.Checkpoint` (names are a contract with export/).
 
-        generator, critic (each a `variable_bag` of all its weights, BatchNorm statistics included), g_optimizer, d_optimizer, generator_ema (only with EMA), step (generator
-        iterations), critic_step (data position), critic_in_iter, last_g_loss.
+        generator, critic (each a `variable_bag` of all its weights, BatchNorm statistics included),
+        g_optimizer, d_optimizer, generator_ema (only with EMA), step (generator iterations),
+        critic_step (data position), critic_in_iter, last_g_loss.
         """
         parts = dict(
             generator=variable_bag(self.generator),

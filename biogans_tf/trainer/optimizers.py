@@ -23,7 +23,9 @@ class TorchRMSprop(keras.optimizers.RMSprop):
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         velocity = self._velocities[self._get_variable_index(variable)]
-        self.assign(velocity, ops.add(ops.multiply(self.rho, velocity), (1 - self.rho) * ops.square(gradient)))
+        self.assign(
+            velocity, ops.add(ops.multiply(self.rho, velocity), (1 - self.rho) * ops.square(gradient))
+        )
         self.assign_sub(
             variable, ops.divide(ops.multiply(lr, gradient), ops.add(ops.sqrt(velocity), self.epsilon))
         )

@@ -27,7 +27,9 @@ def test_gan_loss_matches_bce():
     want_d = np.mean(_bce(real, 1)) + np.mean(_bce(fake, 0))
     assert float(loss.critic_loss(tf.constant(real), tf.constant(fake))) == pytest.approx(want_d, rel=1e-5)
     assert float(loss.generator_loss(tf.constant(fake))) == pytest.approx(np.mean(_bce(fake, 1)), rel=1e-5)
-    assert float(loss.score_gap(tf.constant(real), tf.constant(fake))) == pytest.approx(real.mean() - fake.mean())
+    assert float(loss.score_gap(tf.constant(real), tf.constant(fake))) == pytest.approx(
+        real.mean() - fake.mean()
+    )
 
 
 def test_wgan_losses_and_sign_convention():
@@ -55,8 +57,21 @@ def test_defaults_follow_the_reference():
     gan, wgan, gp = get_loss("gan"), get_loss("wgan"), get_loss("wgan-gp")
     assert (gan.optimizer, gan.lr_d, gan.beta1, gan.beta2, gan.n_critic) == ("adam", 2e-4, 0.5, 0.999, 1)
     assert gan.critic_batchnorm and wgan.critic_batchnorm and not gp.critic_batchnorm
-    assert (wgan.optimizer, wgan.lr_d, wgan.lr_g, wgan.clip, wgan.n_critic) == ("rmsprop", 5e-5, 5e-5, 0.01, 5)
-    assert (gp.optimizer, gp.lr_d, gp.beta1, gp.beta2, gp.gp_lambda, gp.clip) == ("adam", 1e-4, 0.0, 0.9, 10.0, 0)
+    assert (wgan.optimizer, wgan.lr_d, wgan.lr_g, wgan.clip, wgan.n_critic) == (
+        "rmsprop",
+        5e-5,
+        5e-5,
+        0.01,
+        5,
+    )
+    assert (gp.optimizer, gp.lr_d, gp.beta1, gp.beta2, gp.gp_lambda, gp.clip) == (
+        "adam",
+        1e-4,
+        0.0,
+        0.9,
+        10.0,
+        0,
+    )
     assert sorted(LOSSES) == ["gan", "wgan", "wgan-gp"]
 
 

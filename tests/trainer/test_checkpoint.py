@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from biogans_tf.trainer.checkpoint import CheckpointError, TrainingCheckpoints, restore_generator, save_keras_model
+from biogans_tf.trainer.checkpoint import (
+    CheckpointError,
+    TrainingCheckpoints,
+    restore_generator,
+    save_keras_model,
+)
 from tests.trainer.util import dataset, make_trainer
 
 
@@ -22,10 +27,14 @@ def test_save_restore_round_trip(tmp_path):
     assert TrainingCheckpoints(fresh, str(tmp_path / "empty")).restore_latest() is None
     step = TrainingCheckpoints(fresh, str(tmp_path / "checkpoints")).restore_latest()
     assert step == 2 and int(fresh.critic_step.numpy()) == 2
-    for m_a, m_b in ((t.generator, fresh.generator), (t.critic, fresh.critic), (t.ema_generator, fresh.ema_generator)):
-        for a, b in zip(m_a.weights, m_b.weights):
+    for m_a, m_b in (
+        (t.generator, fresh.generator),
+        (t.critic, fresh.critic),
+        (t.ema_generator, fresh.ema_generator),
+    ):
+        for a, b in zip(m_a.weights, m_b.weights, strict=False):
             np.testing.assert_array_equal(np.array(a), np.array(b))
-    for a, b in zip(t.d_optimizer.variables, fresh.d_optimizer.variables):
+    for a, b in zip(t.d_optimizer.variables, fresh.d_optimizer.variables, strict=False):
         np.testing.assert_array_equal(np.array(a), np.array(b))
     assert int(fresh.g_optimizer.iterations.numpy()) == 2
 
@@ -72,7 +81,7 @@ def test_restore_generator_for_export(tmp_path):
     for ema, src in ((False, t.generator), (True, t.ema_generator)):
         g = make_trainer("star", "gan", seed=9).generator
         assert restore_generator(g, str(tmp_path), ema=ema) == 1
-        for a, b in zip(src.weights, g.weights):  # BatchNorm moving statistics included
+        for a, b in zip(src.weights, g.weights, strict=False):  # BatchNorm moving statistics included
             np.testing.assert_array_equal(np.array(a), np.array(b), err_msg=a.path)
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="no checkpoint"):

@@ -31,8 +31,8 @@ def _train_two_iterations(arch, gan):
     assert all(math.isfinite(r[k]) for r in rec.logs for k in ("d_loss", "g_loss", "gp", "wdist"))
     assert len(set(np.round(d_losses, 7))) > 1, d_losses  # the loss moves
     assert [r["generator_updated"] for r in rec.logs].count(1.0) == 2
-    assert any(not np.array_equal(a, b) for a, b in zip(g0, _snapshot(t.generator)))
-    assert any(not np.array_equal(a, b) for a, b in zip(d0, _snapshot(t.critic)))
+    assert any(not np.array_equal(a, b) for a, b in zip(g0, _snapshot(t.generator), strict=False))
+    assert any(not np.array_equal(a, b) for a, b in zip(d0, _snapshot(t.critic), strict=False))
     if gan == "wgan":
         assert max(float(np.abs(v).max()) for v in t.critic.trainable_weights) <= 0.01 + 1e-7
     if gan == "wgan-gp":
@@ -77,16 +77,16 @@ def test_generator_step_reuses_last_fakes_with_updated_critic():
         d_loss = loss.critic_loss(ref.critic(real, training=True), ref.critic(sg, training=True))
         d_loss += loss.gp_lambda * loss.penalty(ref.critic, real, sg, stateless_seed(0, 0, _PURPOSE_EPS))
     dv = ref.critic.trainable_variables
-    ref.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, dv), dv))
+    ref.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, dv), dv, strict=False))
     with g_tape:
         g_loss = loss.generator_loss(ref.critic(fake, training=True))  # the just-updated critic
     gv = ref.generator.trainable_variables
-    ref.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, gv), gv))
+    ref.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, gv), gv, strict=False))
 
-    for a, b in zip(t.critic.weights, ref.critic.weights):
+    for a, b in zip(t.critic.weights, ref.critic.weights, strict=False):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-5, atol=1e-7)
     # Generator weights AND BatchNorm moving statistics: one forward pass, not two.
-    for a, b in zip(t.generator.weights, ref.generator.weights):
+    for a, b in zip(t.generator.weights, ref.generator.weights, strict=False):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-5, atol=1e-7, err_msg=a.path)
     assert float(t.last_g_loss.numpy()) == pytest.approx(float(g_loss), rel=1e-5)
 
@@ -94,10 +94,12 @@ def test_generator_step_reuses_last_fakes_with_updated_critic():
 def test_ema_generator_tracks_generator():
     t = make_trainer("dcgan", "gan", ema=True, ema_decay=0.5)
     g0 = _snapshot(t.generator)
-    assert all(np.array_equal(a, np.array(b)) for a, b in zip(g0, t.ema_generator.weights))  # reset at compile
+    assert all(
+        np.array_equal(a, np.array(b)) for a, b in zip(g0, t.ema_generator.weights, strict=False)
+    )  # reset at compile
     t.fit(dataset("dcgan"), steps_per_epoch=1, verbose=0, shuffle=False)
     trainable = {id(v) for v in t.generator.trainable_weights}
-    for w0, w, e in zip(g0, t.generator.weights, t.ema_generator.weights):
+    for w0, w, e in zip(g0, t.generator.weights, t.ema_generator.weights, strict=False):
         want = 0.5 * w0 + 0.5 * np.array(w) if id(w) in trainable else np.array(w)
         np.testing.assert_allclose(np.array(e), want, rtol=1e-6, atol=1e-7)
     z = tf.zeros([2, 16])

@@ -15,12 +15,12 @@ PROTEINS = ("Alp14", "Arp3")
 BATCH = 4
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cells():
     return sources.load("sim:8", "train", proteins=PROTEINS, image_size=SIZE, seed=0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def neighbours():
     return mine_neighbours(cells(), k=2)
 
@@ -30,7 +30,9 @@ def make_trainer(arch="dcgan", gan="wgan-gp", seed=0, ema=False, ema_decay=0.999
     n = len(PROTEINS)
     gkw = dict(image_size=SIZE, n_proteins=n, nz=16, ngf=8, seed=seed)
     g = registry.build_generator(arch, **gkw)
-    d = registry.build_critic(arch, image_size=SIZE, n_proteins=n, ndf=8, batchnorm=loss.critic_batchnorm, seed=seed)
+    d = registry.build_critic(
+        arch, image_size=SIZE, n_proteins=n, ndf=8, batchnorm=loss.critic_batchnorm, seed=seed
+    )
     t = GanTrainer(
         g,
         d,
@@ -52,7 +54,12 @@ def make_trainer(arch="dcgan", gan="wgan-gp", seed=0, ema=False, ema_decay=0.999
 def dataset(arch, seed=0, start_step=0):
     fam = registry.family(arch)
     return pipeline.make_batches(
-        fam, cells(), BATCH, seed, start_step=start_step, neighbours=neighbours() if fam == "multichannel" else None
+        fam,
+        cells(),
+        BATCH,
+        seed,
+        start_step=start_step,
+        neighbours=neighbours() if fam == "multichannel" else None,
     )
 
 

@@ -19,10 +19,23 @@ def test_defaults_follow_the_loss_and_the_paper():
     cfg = resolve({"logdir": "x"})
     assert (cfg.arch, cfg.gan, cfg.data, cfg.proteins) == ("star", "wgan-gp", "sim", PAPER_PROTEINS)
     assert (cfg.image_size, cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf) == ((48, 80), 64, 100, 64, 64)
-    assert (cfg.optimizer, cfg.lr_d, cfg.beta1, cfg.beta2, cfg.n_critic, cfg.gp_lambda) == ("adam", 1e-4, 0.0, 0.9, 5, 10.0)
+    assert (cfg.optimizer, cfg.lr_d, cfg.beta1, cfg.beta2, cfg.n_critic, cfg.gp_lambda) == (
+        "adam",
+        1e-4,
+        0.0,
+        0.9,
+        5,
+        10.0,
+    )
     assert cfg.critic_batchnorm is False
     wgan = resolve({"gan": "wgan", "logdir": "x"})
-    assert (wgan.optimizer, wgan.lr_d, wgan.clip, wgan.n_critic_burst, wgan.critic_batchnorm) == ("rmsprop", 5e-5, 0.01, 100, True)
+    assert (wgan.optimizer, wgan.lr_d, wgan.clip, wgan.n_critic_burst, wgan.critic_batchnorm) == (
+        "rmsprop",
+        5e-5,
+        0.01,
+        100,
+        True,
+    )
     assert resolve({}).logdir.startswith("runs/star-wgan-gp-")
 
 
@@ -37,7 +50,19 @@ def test_preset_then_flags_override():
 def test_json_round_trip_has_the_export_contract_fields():
     cfg = resolve({"logdir": "x", "ema": True})
     d = cfg.to_json()
-    for key in ("arch", "gan", "proteins", "image_size", "nz", "ngf", "ndf", "red_portion", "seed", "ema", "steps"):
+    for key in (
+        "arch",
+        "gan",
+        "proteins",
+        "image_size",
+        "nz",
+        "ngf",
+        "ndf",
+        "red_portion",
+        "seed",
+        "ema",
+        "steps",
+    ):
         assert key in d
     assert d["image_size"] == [48, 80] and d["proteins"] == list(PAPER_PROTEINS)
     assert TrainConfig.from_json(d) == cfg
@@ -86,6 +111,11 @@ def test_parsers():
 def test_resume_accepts_only_harmless_changes():
     saved = resolve({"logdir": "run", "ngf": 8})
     merged = merge_for_resume(saved, {"steps": 99, "sample_every": 3, "logdir": "run"}, "run/config.json")
-    assert merged.steps == 99 and merged.resume and dataclasses.replace(merged, steps=saved.steps, sample_every=saved.sample_every, resume=False) == saved
+    assert (
+        merged.steps == 99
+        and merged.resume
+        and dataclasses.replace(merged, steps=saved.steps, sample_every=saved.sample_every, resume=False)
+        == saved
+    )
     with pytest.raises(ConfigError, match="--ngf=16 differs .*run/config.json: ngf=8"):
         merge_for_resume(saved, {"ngf": 16}, "run/config.json")
