@@ -78,6 +78,8 @@ def main(argv=None) -> None:
     step_stacked = _bank_step_time(real, fake, settings, a.n_splits)
     step_single = _bank_step_time(real, fake, settings, 1)
 
+    print(f"stacked timing   : {stacked['timing']}")
+    print(f"sequential timing: {sequential['timing']}")
     print(
         f"stacked    : {t_stacked:8.2f} s total, {step_stacked * 1e3:8.1f} ms/step for {a.n_splits} critics"
     )

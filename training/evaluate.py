@@ -47,6 +47,7 @@ class EvalOptions:
     steps: int = 5000
     batch_size: int = 64
     ndf: int = 64
+    lr: float = 1e-4
     max_critics: int = 0
     n_fake: int = 0
     # reconstruction
@@ -94,7 +95,9 @@ def _image_size(text: str):
 def _settings(o: EvalOptions):
     from biogans_tf.eval.c2st import C2STSettings
 
-    return C2STSettings(n_splits=o.n_splits, steps=o.steps, batch_size=o.batch_size, ndf=o.ndf, seed=o.seed)
+    return C2STSettings(
+        n_splits=o.n_splits, steps=o.steps, batch_size=o.batch_size, ndf=o.ndf, lr=o.lr, seed=o.seed
+    )
 
 
 def _load_run(o: EvalOptions):
@@ -333,6 +336,7 @@ def _define_flags() -> None:
         "steps": "C2ST critic training steps",
         "batch_size": "C2ST images per source per step",
         "ndf": "C2ST critic width",
+        "lr": "C2ST critic Adam learning rate (paper: 1e-4; raise it for short runs)",
         "max_critics": "C2ST critics per stacked bank (0: all at once)",
         "n_fake": "c2st_fake: generated images per protein (0: as many as test images)",
         "iterations": "reconstruction L-BFGS iterations (per phase)",
@@ -352,6 +356,8 @@ def _define_flags() -> None:
             flags.DEFINE_enum("task", default, list(TASKS), helps["task"])
         elif isinstance(default, bool):
             flags.DEFINE_bool(field.name, default, helps[field.name])
+        elif isinstance(default, float):
+            flags.DEFINE_float(field.name, default, helps[field.name])
         elif isinstance(default, int):
             flags.DEFINE_integer(field.name, default, helps[field.name])
         else:

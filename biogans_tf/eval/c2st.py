@@ -24,6 +24,7 @@ split design (a paired comparison) and results do not depend on how critics are 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Sequence
 
@@ -152,7 +153,9 @@ class _Bank:
         self.n = len(specs)
         self.pool = pool
         self.keys = tf.constant([s["key"] for s in specs], tf.int64)
-        e = settings.eval_batch
+        # Score chunks no longer than the longest test half (padding beyond it is wasted work).
+        longest = max(max(len(s["real_test"]), len(s["fake_test"])) for s in specs)
+        self.eval_chunk = e = min(settings.eval_batch, longest)
         self.real_train, self.real_train_len = map(tf.constant, _pad_table([s["real_train"] for s in specs]))
         self.fake_train, self.fake_train_len = map(tf.constant, _pad_table([s["fake_train"] for s in specs]))
         self.real_test, self.real_test_len = map(tf.constant, _pad_table([s["real_test"] for s in specs], e))
@@ -160,10 +163,10 @@ class _Bank:
         self.critic = StackedCritic([s["key"] for s in specs], pool.shape[1:3], pool.shape[3], settings.ndf)
         self.m = [tf.Variable(tf.zeros_like(k)) for k in self.critic.kernels]
         self.v = [tf.Variable(tf.zeros_like(k)) for k in self.critic.kernels]
-        # Fresh closures per bank: each bank traces its own graph, and TF's retracing detector (keyed
-        # by the Python function) does not warn when many banks are built one after another.
-        self.train_step = tf.function(lambda step: self._train_step(step), autograph=False)
-        self.score_chunk = tf.function(lambda t, n, s: self._score_chunk(t, n, s), autograph=False)
+        # Partials (no `__code__`): TF's frequent-retracing detector then keys on this bank's own
+        # callable, so building many banks one after another (sequential mode) does not warn.
+        self.train_step = tf.function(functools.partial(_Bank._train_step, self), autograph=False)
+        self.score_chunk = tf.function(functools.partial(_Bank._score_chunk, self), autograph=False)
 
     def _images(self, idx):
         x = tf.gather(self.pool, idx)
@@ -221,7 +224,7 @@ class _Bank:
         return d_real - d_fake
 
     def _score_chunk(self, table, lengths, start):
-        e = self.settings.eval_batch
+        e = self.eval_chunk
         idx = table[:, start : start + e]  # [n, E]
         valid = tf.cast(start + tf.range(e)[None, :] < lengths[:, None], tf.float32)
         return tf.reduce_sum(self.critic(self._images(idx)) * valid, axis=1)
@@ -231,7 +234,7 @@ class _Bank:
         means = []
         for table, lengths in ((self.real_test, self.real_test_len), (self.fake_test, self.fake_test_len)):
             total = tf.zeros([self.n])
-            for start in range(0, int(table.shape[1]), self.settings.eval_batch):
+            for start in range(0, int(table.shape[1]), self.eval_chunk):
                 total += self.score_chunk(table, lengths, tf.constant(start, tf.int32))
             means.append(total.numpy() / lengths.numpy())
         return means[0] - means[1]
@@ -250,7 +253,12 @@ def _as_pool(arrays: list[np.ndarray]) -> tuple[tf.Tensor, list[int]]:
     for a in arrays:
         if id(a) not in seen:
             seen[id(a)] = total
-            unique.append(a if uint8 else a.astype(np.float32))
+            if uint8:
+                unique.append(a)
+            elif a.dtype == np.uint8:  # mixed inputs: bring uint8 images to [-1, 1] like the floats
+                unique.append(a.astype(np.float32) / 127.5 - 1.0)
+            else:
+                unique.append(a.astype(np.float32))
             total += a.shape[0]
         offsets.append(seen[id(a)])
     return tf.constant(np.concatenate(unique, axis=0)), offsets

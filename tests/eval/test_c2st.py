@@ -34,6 +34,9 @@ def test_stacked_equals_sequential_for_same_seeds():
     # Grouping critics into banks of 2 changes nothing either.
     chunked = c2st(a, b, settings, max_critics=2)
     np.testing.assert_allclose(stacked["scores"], chunked["scores"], rtol=1e-4, atol=1e-6)
+    # Float inputs in [-1, 1] (mixed with uint8) give the same result as uint8 inputs.
+    mixed = c2st(a, b.astype(np.float32) / 127.5 - 1.0, settings)
+    np.testing.assert_allclose(stacked["scores"], mixed["scores"], rtol=1e-4, atol=1e-6)
     # A different seed gives different splits and critics.
     other = c2st(a, b, C2STSettings(n_splits=3, steps=12, batch_size=8, ndf=4, seed=8, eval_batch=8))
     assert not np.allclose(stacked["scores"], other["scores"])
