@@ -18,7 +18,7 @@ from biogans_tf.models.registry import ARCHS
 
 PAPER_PROTEINS = ("Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1")
 PRECISIONS = ("float32", "bf16", "mixed_float16")
-STRATEGIES = ("default",)
+STRATEGIES = ("default", "mirrored", "multi_worker")  # = biogans_tf.trainer.distribute.STRATEGIES
 
 # Fields taken from the loss (`biogans_tf.losses`) when neither the preset nor a flag sets them.
 LOSS_FIELDS = (
@@ -46,6 +46,7 @@ RESUMABLE_CHANGES = frozenset(
         "keep_checkpoints",
         "log_every",
         "jit_compile",
+        "strategy",
         "deterministic",
         "debug_nan_at",
         "debug_step_delay",
@@ -55,19 +56,28 @@ RESUMABLE_CHANGES = frozenset(
 PRESETS: dict[str, dict] = {
     # The reference's settings (Osokin et al. 2017, aosokin/biogans experiment scripts).
     "paper": dict(image_size=(48, 80), batch_size=64, nz=100, ngf=64, ndf=64, red_portion=0.5, steps=50000),
-    # A reduced model that shows recognisable cells in ~15 minutes on 2 CPU cores.
+    # A reduced model that shows recognisable cells in ~15 minutes on 2 CPU cores. The critic bank
+    # (6 critics with a double-backward penalty) is what costs time, so the critic stays narrow
+    # (ndf=16) while the generator gets the width the six protein patterns need (ngf=32 costs
+    # about the same per step as 16). Three critic steps per generator step instead of five buy
+    # more generator updates per second; the EMA generator (decay 0.99, short enough for 1500
+    # iterations) gives visibly cleaner samples early. 1000 simulated cells per protein (~4 s to
+    # render) keep the critic from memorising the training set.
     "cpu-demo": dict(
-        data="sim:200",
+        data="sim:1000",
         image_size=(48, 80),
         batch_size=16,
-        ngf=16,
+        ngf=32,
         ndf=16,
-        steps=800,
-        sample_every=100,
-        checkpoint_every=100,
-        log_every=25,
+        n_critic=3,
         lr_d=2e-4,
         lr_g=2e-4,
+        ema=True,
+        ema_decay=0.99,
+        steps=1500,
+        sample_every=100,
+        checkpoint_every=250,
+        log_every=25,
     ),
 }
 
@@ -250,7 +260,7 @@ def validate(cfg: TrainConfig) -> None:
     if not 0.0 <= cfg.ema_decay < 1.0:
         raise ConfigError(f"--ema_decay={cfg.ema_decay}: expected a value in [0, 1)")
     if cfg.strategy not in STRATEGIES:
-        raise ConfigError(f"--strategy={cfg.strategy!r}: only {list(STRATEGIES)} is supported for now")
+        raise ConfigError(f"--strategy={cfg.strategy!r}: expected one of {list(STRATEGIES)}")
     if cfg.precision not in PRECISIONS:
         raise ConfigError(f"--precision={cfg.precision!r}: expected one of {list(PRECISIONS)}")
     if str(cfg.jit_compile).lower() not in ("auto", "true", "false"):

@@ -66,9 +66,21 @@ F.DEFINE_integer("log_every", _D.log_every, "progress line / TensorBoard scalar 
 F.DEFINE_integer("neighbours_k", _D.neighbours_k, "multichannel: neighbours mined per protein")
 F.DEFINE_bool("flips", True, "random horizontal/vertical flips of real images")
 F.DEFINE_bool("deterministic", False, "tf.config.experimental.enable_op_determinism (exact resume)")
-F.DEFINE_string("strategy", "default", "distribution strategy (only 'default' for now)")
-F.DEFINE_string("jit_compile", "auto", "XLA: auto (on with a GPU), true, false")
-F.DEFINE_string("precision", "float32", "float32, bf16 or mixed_float16")
+F.DEFINE_enum(
+    "strategy",
+    "default",
+    ["default", "mirrored", "multi_worker"],
+    "tf.distribute: default (one device), mirrored (all local GPUs / logical CPUs), multi_worker (TF_CONFIG)",
+)
+F.DEFINE_enum(
+    "jit_compile", "auto", ["auto", "true", "false"], "XLA for the train step: auto = on with a GPU"
+)
+F.DEFINE_enum(
+    "precision",
+    "float32",
+    ["float32", "bf16", "mixed_float16"],
+    "bf16 = mixed_bfloat16 convs, float32 penalty",
+)
 F.DEFINE_integer("debug_nan_at", -1, "TEST HOOK: poison the real batch with NaN at this iteration")
 F.DEFINE_float("debug_step_delay", 0.0, "TEST HOOK: sleep this many seconds per iteration")
 FLAGS = flags.FLAGS

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from biogans_tf.data import pipeline, sources
@@ -16,6 +18,7 @@ from biogans_tf.data.neighbours import mine_neighbours
 from biogans_tf.io_utils import write_json
 from biogans_tf.models import registry
 from biogans_tf.trainer import callbacks as cb
+from biogans_tf.trainer import distribute
 from biogans_tf.trainer.checkpoint import CheckpointError, TrainingCheckpoints, save_keras_model
 from biogans_tf.trainer.gan_model import GanTrainer, fixed_noise
 from biogans_tf.trainer.optimizers import make_optimizer
@@ -79,10 +82,18 @@ def load_cells(cfg: TrainConfig):
     return cells
 
 
-def build_trainer(cfg: TrainConfig, n_proteins: int) -> GanTrainer:
-    """Models, loss and optimisers of `cfg`, wrapped in a compiled `GanTrainer`."""
+def build_trainer(cfg: TrainConfig, n_proteins: int, strategy=None) -> GanTrainer:
+    """Models, loss and optimisers of `cfg`, wrapped in a compiled `GanTrainer`.
+
+    Under a `tf.distribute` strategy everything is created in its scope and BatchNorm is
+    synchronized across replicas (statistics of the global batch, as on one device).
+    """
+    if strategy is not None and strategy is not tf.distribute.get_strategy():
+        with strategy.scope():
+            return build_trainer(cfg, n_proteins, strategy)
+    synced = cfg.strategy != "default"
     loss = cfg.loss()
-    common = dict(image_size=tuple(cfg.image_size), n_proteins=n_proteins)
+    common = dict(image_size=tuple(cfg.image_size), n_proteins=n_proteins, synchronized_bn=synced)
     gkw = dict(common, nz=cfg.nz, ngf=cfg.ngf, red_portion=cfg.red_portion, seed=cfg.seed)
     generator = registry.build_generator(cfg.arch, **gkw)
     critic = registry.build_critic(
@@ -117,7 +128,6 @@ def train(cfg: TrainConfig) -> dict:
         ConfigError: a flag that does not fit the data or the run directory.
     """
     validate(cfg)
-    _prepare_run_dir(cfg)
     if cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
         # Op determinism alone was not enough here: with several inter-op threads, runs of the
@@ -128,6 +138,13 @@ def train(cfg: TrainConfig) -> dict:
         except RuntimeError:  # TF already initialised in this process (e.g. a second run in tests)
             if tf.config.threading.get_inter_op_parallelism_threads() != 1:
                 print("warning: --deterministic could not limit inter-op threads", file=sys.stderr)
+    # MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
+    try:
+        strategy = distribute.make_strategy(cfg.strategy)
+        distribute.check_batch_split(cfg.batch_size, strategy)
+    except distribute.StrategyError as e:
+        raise ConfigError(str(e)) from None
+    chief = distribute.is_chief(strategy)
     keras.mixed_precision.set_global_policy(_POLICIES[cfg.precision])
     t_start = time.perf_counter()
     cells = load_cells(cfg)
@@ -137,9 +154,17 @@ def train(cfg: TrainConfig) -> dict:
     if family == "multichannel":
         neighbours = mine_neighbours(cells, k=cfg.neighbours_k, cache_dir=os.path.join(cfg.logdir, "cache"))
 
-    trainer = build_trainer(cfg, len(cells.proteins))
+    if chief:  # the other workers share (or do not see) the chief's run directory
+        _prepare_run_dir(cfg)
+    trainer = build_trainer(cfg, len(cells.proteins), strategy)
     loss = trainer.gan_loss
-    ckpts = TrainingCheckpoints(trainer, os.path.join(cfg.logdir, "checkpoints"), cfg.keep_checkpoints)
+    ckpts = TrainingCheckpoints(
+        trainer,
+        os.path.join(cfg.logdir, "checkpoints"),
+        cfg.keep_checkpoints,
+        chief=chief,
+        worker=distribute.worker_index(strategy)[1],
+    )
     start = 0
     if cfg.resume:
         try:
@@ -148,13 +173,15 @@ def train(cfg: TrainConfig) -> dict:
             raise ConfigError(f"--resume: {e}") from None
         if start:
             print(f"resuming {cfg.logdir} from generator step {start}", file=sys.stderr, flush=True)
-    write_json(os.path.join(cfg.logdir, "config.json"), cfg.to_json())
-    write_json(os.path.join(cfg.logdir, "proteins.json"), list(cells.proteins))
+    if chief:
+        write_json(os.path.join(cfg.logdir, "config.json"), cfg.to_json())
+        write_json(os.path.join(cfg.logdir, "proteins.json"), list(cells.proteins))
 
     critic_start = int(trainer.critic_step.numpy())
     remaining = loss.total_critic_steps(start, cfg.steps) - int(trainer.critic_in_iter.numpy())
     per_step = cfg.batch_size * (len(cells.proteins) if family == "conditional" else 1)
-    writer = tf.summary.create_file_writer(os.path.join(cfg.logdir, "tb"))
+    # Only the chief writes TensorBoard events, samples and the final model.
+    writer = tf.summary.create_file_writer(os.path.join(cfg.logdir, "tb")) if chief else None
     n_samples = 32 if family == "joint" else 8
     guard = cb.NanGuard()
     ckpt_cb = cb.CheckpointWriter(ckpts, cfg.checkpoint_every)
@@ -164,34 +191,39 @@ def train(cfg: TrainConfig) -> dict:
         cfg.sample_every,
         writer,
     )
-    callbacks = [
-        guard,
-        ckpt_cb,
-        cb.ProgressLogger(cfg.steps, cfg.log_every, per_step),
-        cb.TensorBoardLogger(writer, cfg.log_every, per_step),
-        samples,
-    ]
+    callbacks = [guard, ckpt_cb]
+    if chief:
+        callbacks += [
+            cb.ProgressLogger(cfg.steps, cfg.log_every, per_step),
+            cb.TensorBoardLogger(writer, cfg.log_every, per_step),
+            samples,
+        ]
     if cfg.debug_step_delay > 0:
         callbacks.append(cb.StepDelay(cfg.debug_step_delay))
 
     t_fit = time.perf_counter()
     history = {}
     if remaining > 0:
-        ds = pipeline.make_batches(
-            family,
-            cells,
-            cfg.batch_size,
-            cfg.seed,
-            start_step=critic_start,
-            neighbours=neighbours,
-            flips=cfg.flips,
-        )
+
+        def make_dataset():
+            return pipeline.make_batches(
+                family,
+                cells,
+                cfg.batch_size,
+                cfg.seed,
+                start_step=critic_start,
+                neighbours=neighbours,
+                flips=cfg.flips,
+            )
+
+        ds = distribute.replica_datasets(strategy, make_dataset, _batch_axes(make_dataset().element_spec))
         h = trainer.fit(
             ds, steps_per_epoch=remaining, epochs=1, verbose=0, shuffle=False, callbacks=callbacks
         )
         history = {k: float(v[-1]) for k, v in h.history.items() if k in cb.METRICS}
     fit_s = time.perf_counter() - t_fit
-    writer.flush()
+    if writer is not None:
+        writer.flush()
 
     step = int(trainer.step.numpy())
     failure = guard.failure or ckpt_cb.failure
@@ -210,11 +242,15 @@ def train(cfg: TrainConfig) -> dict:
         last_checkpoint=ckpts.latest,
         last_sample=samples.last_path,
         metrics=history,
+        strategy=cfg.strategy,
+        replicas=strategy.num_replicas_in_sync,
+        chief=chief,
+        weights_sha256=weights_digest(trainer),
     )
     if failure is not None:
         results["error"] = failure + f"; the last good checkpoint is {ckpts.latest}"
         print(f"error: {results['error']}", file=sys.stderr, flush=True)
-    else:
+    elif chief:
         if samples.last_path is None:
             samples.set_model(trainer)
             samples.last_path = samples.write(step)
@@ -224,5 +260,22 @@ def train(cfg: TrainConfig) -> dict:
         if trainer.ema_generator is not None:
             save_keras_model(trainer.ema_generator, os.path.join(cfg.logdir, "generator_ema.keras"))
             results["generator_ema"] = os.path.join(cfg.logdir, "generator_ema.keras")
-    write_json(os.path.join(cfg.logdir, "results.json"), json.loads(json.dumps(results)))
+    if chief:
+        write_json(os.path.join(cfg.logdir, "results.json"), json.loads(json.dumps(results)))
     return results
+
+
+def _batch_axes(spec):
+    """Batch axis of each item of a training element: 1 for `[C, B, H, W, 2]`, else 0."""
+    items = spec if isinstance(spec, tuple) else (spec,)
+    axes = tuple(1 if s.shape.rank == 5 else 0 for s in items)
+    return axes if isinstance(spec, tuple) else axes[0]
+
+
+def weights_digest(trainer: GanTrainer) -> str:
+    """SHA-256 of every generator and critic weight (bytes, in weight order): equal iff identical."""
+    h = hashlib.sha256()
+    for model in (trainer.generator, trainer.critic):
+        for v in model.weights:
+            h.update(np.ascontiguousarray(np.asarray(v)).tobytes())
+    return h.hexdigest()

@@ -139,18 +139,13 @@ def reconstructed_endpoints(
     Returns:
         `(z0 [nz], z1 [nz], l2 [2])`.
     """
-    from biogans_tf.eval.reconstruction import reconstruct_set
+    from biogans_tf.eval.reconstruction import Reconstructor
 
     mode = "separable" if run.separable else "regular"
-    res = reconstruct_set(
-        run.pair_fn(protein_index),
-        cells,
-        run.nz,
-        mode=mode,
-        iterations=iterations,
-        restarts=restarts,
-        seed=seed,
+    rec = Reconstructor(
+        run.pair, run.nz, iterations=iterations, restarts=restarts, static_protein=run.has_protein_path
     )
+    res = rec(cells, mode=mode, seed=seed, protein_index=int(protein_index))
     return res["z"][0], res["z"][1], res["l2"]
 
 

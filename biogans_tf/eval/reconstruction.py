@@ -75,49 +75,67 @@ class Reconstructor:
     is a tensor argument, and the generator itself is wrapped in one `tf.function` so its layers
     are traced once, not at every place L-BFGS evaluates it.
 
+    With `static_protein=True` the protein is a Python int instead: one trace per (mode, protein),
+    for generators that can draw one protein alone (star, independent: `GeneratorRun.pair` then
+    runs only that protein's tower, several times cheaper per L-BFGS evaluation).
+
     Args:
-        generator_fn: `(z float32 [B, nz], protein_index int32 scalar tensor) -> [B, H, W, c]` in
-            inference mode (e.g. `GeneratorRun.pair`); ignore the index for one-output generators.
+        generator_fn: `(z float32 [B, nz], protein_index) -> [B, H, W, c]` in inference mode
+            (e.g. `GeneratorRun.pair`); the index is an int32 scalar tensor, or a Python int with
+            `static_protein`; one-output generators ignore it.
         nz: latent size.
         iterations, restarts: L-BFGS iterations per phase and random starts per image.
         batch: images per chunk (each chunk solves `restarts * batch` problems at once).
+        static_protein: trace per protein (see above).
     """
 
-    def __init__(self, generator_fn, nz: int, *, iterations: int = 50, restarts: int = 5, batch: int = 64):
+    def __init__(
+        self,
+        generator_fn,
+        nz: int,
+        *,
+        iterations: int = 50,
+        restarts: int = 5,
+        batch: int = 64,
+        static_protein: bool = False,
+    ):
         self.nz, self.iterations, self.restarts, self.batch = (
             int(nz),
             int(iterations),
             int(restarts),
             int(batch),
         )
-        self._gen = tf.function(
-            generator_fn,
-            input_signature=[tf.TensorSpec([None, self.nz], tf.float32), tf.TensorSpec([], tf.int32)],
-            autograph=False,
-        )
+        self.generator_fn, self.static_protein = generator_fn, bool(static_protein)
         self._solvers = {}
 
-    def _solver(self, mode: str, image_shape):
-        key = (mode, tuple(image_shape))
-        if key not in self._solvers:
-            spec = [
-                tf.TensorSpec([None, *image_shape], tf.float32),
-                tf.TensorSpec([], tf.int64),
-                tf.TensorSpec([], tf.int32),
-            ]
+    def _solver(self, mode: str, image_shape, protein: int):
+        """The traced solver for (mode, image shape[, protein]); built on first use."""
+        static = self.static_protein
+        key = (mode, tuple(image_shape), int(protein) if static else None)
+        if key in self._solvers:
+            return self._solvers[key]
+        z_spec = tf.TensorSpec([None, self.nz], tf.float32)
+        spec = [tf.TensorSpec([None, *image_shape], tf.float32), tf.TensorSpec([], tf.int64)]
+        # The generator is its own tf.function so its layers are traced once, not at every place
+        # L-BFGS evaluates it.
+        if static:
+            index = int(protein)
+            gen = tf.function(
+                lambda z: self.generator_fn(z, index), input_signature=[z_spec], autograph=False
+            )
 
-            def solve(images, seed, protein):
-                return reconstruct(
-                    lambda z: self._gen(z, protein),
-                    images,
-                    self.nz,
-                    self.iterations,
-                    self.restarts,
-                    seed,
-                    mode,
-                )
+            def solve(images, seed):
+                return reconstruct(gen, images, self.nz, self.iterations, self.restarts, seed, mode)
 
-            self._solvers[key] = tf.function(solve, input_signature=spec, autograph=False)
+        else:
+            spec.append(tf.TensorSpec([], tf.int32))
+            gen2 = tf.function(self.generator_fn, input_signature=[z_spec, spec[-1]], autograph=False)
+
+            def solve(images, seed, index):
+                fn = lambda z: gen2(z, index)  # noqa: E731
+                return reconstruct(fn, images, self.nz, self.iterations, self.restarts, seed, mode)
+
+        self._solvers[key] = tf.function(solve, input_signature=spec, autograph=False)
         return self._solvers[key]
 
     def __call__(
@@ -133,7 +151,8 @@ class Reconstructor:
         """
         x = np.asarray(images)
         x = x.astype(np.float32) / 127.5 - 1.0 if x.dtype == np.uint8 else x.astype(np.float32)
-        solve = self._solver(mode, x.shape[1:])
+        solve = self._solver(mode, x.shape[1:], protein_index)
+        extra = [] if self.static_protein else [tf.constant(int(protein_index), tf.int32)]
         starts = range(0, len(x), self.batch)
         if progress:
             from tqdm.auto import tqdm
@@ -141,11 +160,8 @@ class Reconstructor:
             starts = tqdm(starts, desc=desc or f"reconstruct ({mode})", leave=False)
         parts = []
         for k, s in enumerate(starts):
-            out = solve(
-                tf.constant(x[s : s + self.batch]),
-                tf.constant(int(seed) * 1_000_003 + k, tf.int64),
-                tf.constant(int(protein_index), tf.int32),
-            )
+            chunk_seed = tf.constant(int(seed) * 1_000_003 + k, tf.int64)
+            out = solve(tf.constant(x[s : s + self.batch]), chunk_seed, *extra)
             parts.append({key: v.numpy() for key, v in out.items()})
         res = {key: np.concatenate([p[key] for p in parts], axis=0) for key in parts[0]}
         res["reconstructions"] = to_uint8(res["reconstructions"])
@@ -172,7 +188,7 @@ def reconstruct_set(
     A convenience over `Reconstructor` (see there for the result dict and seeds).
     """
     rec = Reconstructor(
-        lambda z, _: generator_fn(z), nz, iterations=iterations, restarts=restarts, batch=batch
+        lambda z, protein: generator_fn(z), nz, iterations=iterations, restarts=restarts, batch=batch
     )
     return rec(images, mode=mode, seed=seed, progress=progress, desc=desc)
 
@@ -326,7 +342,14 @@ def evaluate_run(
         )
     per_protein, pooled = {}, {m: {"l2": [], "nll": []} for m in modes}
     nn_all, fig_rows = [], []
-    rec = Reconstructor(run.pair, run.nz, iterations=iterations, restarts=restarts, batch=batch)
+    rec = Reconstructor(
+        run.pair,
+        run.nz,
+        iterations=iterations,
+        restarts=restarts,
+        batch=batch,
+        static_protein=run.has_protein_path,
+    )
     for gi, (name, index, t, r) in enumerate(_groups(run, test, train, max_per_protein)):
         if len(t) == 0 or len(r) == 0:
             raise ValueError(f"reconstruction: protein {name} has {len(t)} test and {len(r)} training cells")

@@ -63,8 +63,20 @@ class GeneratorRun:
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(purpose)]))
         return rng.standard_normal((int(n), self.nz)).astype(np.float32)
 
+    @property
+    def has_protein_path(self) -> bool:
+        """True when the model can draw one protein without the others (star, independent)."""
+        return self.family == "conditional" and hasattr(self.model, "generate_protein")
+
     def pair(self, z, protein_index):
-        """`[B, H, W, 2]` red + green of protein `protein_index` (int or int32 scalar tensor)."""
+        """`[B, H, W, 2]` red + green of protein `protein_index`.
+
+        With a Python int and a model that has `generate_protein` (star, independent), only the red
+        tower and that protein's tower run (several times cheaper than the full output); with an
+        int32 scalar tensor, the full output is drawn and the pair gathered.
+        """
+        if isinstance(protein_index, int) and self.has_protein_path:
+            return self.model.generate_protein(z, protein_index, training=False)
         out = self.model(z, training=False)
         if self.family == "joint":
             return out

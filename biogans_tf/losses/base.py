@@ -110,9 +110,14 @@ class GanLoss:
         """Generator loss (scalar float32) from the critic's scores of fakes."""
         raise NotImplementedError
 
-    def penalty(self, critic, real: tf.Tensor, fake: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        """Scalar penalty (before multiplying by `gp_lambda`); 0 for losses without one."""
-        del critic, real, fake, seed
+    def penalty(
+        self, critic, real: tf.Tensor, fake: tf.Tensor, seed: tf.Tensor, eps: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """Scalar penalty (before multiplying by `gp_lambda`); 0 for losses without one.
+
+        `eps` optionally fixes the interpolation weights (see `wgan_gp.gradient_penalties`).
+        """
+        del critic, real, fake, seed, eps
         return tf.constant(0.0, tf.float32)
 
     def score_gap(self, real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:

@@ -10,7 +10,21 @@ from biogans_tf.losses.base import reduce_scores
 from biogans_tf.losses.wgan import Wgan
 
 
-def gradient_penalties(critic, real: tf.Tensor, fake: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+def interpolation_eps(seed: tf.Tensor, lead_shape, dtype=tf.float32) -> tf.Tensor:
+    """eps ~ U[0, 1) of shape `lead_shape + [1, 1, 1]` (one per sample, broadcast over pixels).
+
+    Args:
+        seed: `[2]` stateless seed.
+        lead_shape: `[B]` or `[C, B]` (a list or an int32 tensor).
+        dtype: eps dtype (the critic input's).
+    """
+    shape = tf.concat([tf.cast(lead_shape, tf.int32), tf.ones([3], tf.int32)], axis=0)
+    return tf.random.stateless_uniform(shape, seed=seed, dtype=dtype)
+
+
+def gradient_penalties(
+    critic, real: tf.Tensor, fake: tf.Tensor, seed: tf.Tensor, eps: tf.Tensor | None = None
+) -> tf.Tensor:
     """Per-sample penalties (||dD/dx||_2 - 1)^2 at random interpolates of real and fake.
 
     Args:
@@ -19,6 +33,8 @@ def gradient_penalties(critic, real: tf.Tensor, fake: tf.Tensor, seed: tf.Tensor
         fake: fake critic inputs with the same shape (gradient stopped by the caller).
         seed: int32/int64 `[2]` stateless seed for eps ~ U[0, 1): one eps per sample (per critic
             and sample for banks), broadcast over pixels and channels.
+        eps: optional explicit eps `[B, 1, 1, 1]` / `[C, B, 1, 1, 1]` (then `seed` is unused); the
+            trainer passes its replica's slice of the global draw under tf.distribute.
 
     Returns:
         float32 `[B]` or `[C, B]`. The gradient norm runs over all pixels and channels of a sample
@@ -27,10 +43,13 @@ def gradient_penalties(critic, real: tf.Tensor, fake: tf.Tensor, seed: tf.Tensor
     rank = real.shape.rank
     if rank not in (4, 5):
         raise ValueError(f"critic inputs must be rank 4 or 5, got shape {real.shape}")
-    lead = tf.shape(real)[: rank - 3]  # [B] or [C, B]
-    eps_shape = tf.concat([lead, tf.ones([3], tf.int32)], axis=0)
-    eps = tf.random.stateless_uniform(eps_shape, seed=seed, dtype=real.dtype)
-    x = eps * real + (1.0 - eps) * tf.cast(fake, real.dtype)
+    # Interpolates, their gradient and its norm stay float32 under mixed precision (the critic
+    # casts its input to its compute dtype; the cast's gradient brings the result back to float32).
+    real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
+    if eps is None:
+        eps = interpolation_eps(seed, tf.shape(real)[: rank - 3])  # lead: [B] or [C, B]
+    eps = tf.cast(eps, tf.float32)
+    x = eps * real + (1.0 - eps) * fake
     with tf.GradientTape() as tape:
         tape.watch(x)
         scores = critic(x, training=True)
@@ -62,5 +81,5 @@ class WganGp(Wgan):
     beta1: float = 0.0
     beta2: float = 0.9
 
-    def penalty(self, critic, real, fake, seed):
-        return reduce_scores(gradient_penalties(critic, real, fake, seed))
+    def penalty(self, critic, real, fake, seed, eps=None):
+        return reduce_scores(gradient_penalties(critic, real, fake, seed, eps=eps))

@@ -48,10 +48,11 @@ class BatchNorm(keras.layers.Layer):
         kw = dict(shape=(c,), autocast=False)
         self.gamma = self.add_weight(initializer=gamma_initializer(self.seed, "gamma"), name="gamma", **kw)
         self.beta = self.add_weight(initializer="zeros", name="beta", **kw)
-        self.moving_mean = self.add_weight(initializer="zeros", trainable=False, name="moving_mean", **kw)
-        self.moving_variance = self.add_weight(
-            initializer="ones", trainable=False, name="moving_variance", **kw
-        )
+        # aggregation="mean": under tf.distribute each replica updates the statistics from replica
+        # code; with synchronized statistics all replicas agree, so the mean is exact.
+        stats = dict(kw, trainable=False, aggregation="mean")
+        self.moving_mean = self.add_weight(initializer="zeros", name="moving_mean", **stats)
+        self.moving_variance = self.add_weight(initializer="ones", name="moving_variance", **stats)
 
     def _batch_moments(self, x):
         """Mean, biased variance and count per channel, over all replicas when synchronized."""
@@ -59,11 +60,11 @@ class BatchNorm(keras.layers.Layer):
         count = ops.cast(tf.reduce_prod(tf.shape(x)[:-1]), "float32")  # works with dynamic batch sizes
         ctx = tf.distribute.get_replica_context()
         if self.synchronized and ctx is not None and ctx.num_replicas_in_sync > 1:
-            total, total_sq, count = ctx.all_reduce(
-                tf.distribute.ReduceOp.SUM, [ops.sum(x, axes), ops.sum(ops.square(x), axes), count]
-            )
+            # Two passes (mean, then squared deviations), like the single-device formula, so that
+            # a mirrored step matches the single-device step to rounding.
+            total, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [ops.sum(x, axes), count])
             mean = total / count
-            var = ops.maximum(total_sq / count - ops.square(mean), 0.0)
+            var = ctx.all_reduce(tf.distribute.ReduceOp.SUM, ops.sum(ops.square(x - mean), axes)) / count
         else:
             mean = ops.mean(x, axes)
             var = ops.mean(ops.square(x - mean), axes)

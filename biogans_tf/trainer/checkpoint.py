@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 
 import keras
 import tensorflow as tf
@@ -76,19 +77,26 @@ class TrainingCheckpoints:
 
     Args:
         trainer: the `GanTrainer` (compiled, so optimiser slots exist before a restore).
-        directory: `RUN/checkpoints`.
+        directory: `RUN/checkpoints` (under multi-worker training, on storage every worker sees).
         max_to_keep: how many recent checkpoints to keep (older ones are deleted).
+        chief: False on non-chief workers: their saves are written to a scratch folder and deleted.
+        worker: this worker's index (names the scratch folder).
     """
 
-    def __init__(self, trainer, directory: str, max_to_keep: int = 3):
+    def __init__(self, trainer, directory: str, max_to_keep: int = 3, chief: bool = True, worker: int = 0):
         if max_to_keep < 1:
             raise ValueError(f"--keep_checkpoints must be >= 1, got {max_to_keep}")
         self.trainer = trainer
         self.directory = directory
+        self.chief = bool(chief)
         self.checkpoint = trainer.checkpoint()
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, directory, max_to_keep=max_to_keep, checkpoint_name="ckpt"
         )
+        # Multi-worker: every worker takes part in a save (TF's rule, as saving distributed
+        # variables may need collectives), but only the chief's copy is kept; the others write to
+        # a private scratch folder that is deleted at once. All workers restore the chief's.
+        self._scratch = os.path.join(directory, f".worker-{int(worker)}-scratch")
 
     @property
     def latest(self) -> str | None:
@@ -104,7 +112,13 @@ class TrainingCheckpoints:
         step = int(self.trainer.step.numpy())
         if not self.trainer.weights_finite():
             raise CheckpointError(f"not saving step {step}: the weights contain NaN or Inf")
-        return self.manager.save(checkpoint_number=step)
+        if self.chief:
+            return self.manager.save(checkpoint_number=step)
+        try:
+            self.checkpoint.write(os.path.join(self._scratch, f"ckpt-{step}"))
+        finally:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        return self.manager.latest_checkpoint or ""
 
     def restore_latest(self) -> int | None:
         """Restore the newest checkpoint into the trainer; return its step (None if there is none).

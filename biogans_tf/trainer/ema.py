@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from biogans_tf.trainer.distribute import assign_synced
+
 
 class GeneratorEma:
     """Keeps `ema_generator`'s weights an EMA of `generator`'s.
@@ -40,10 +42,15 @@ class GeneratorEma:
             dst.assign(src)
 
     def update(self) -> None:
-        """One EMA step (graph-safe; call after each generator update)."""
-        d = tf.constant(self.decay, tf.float32)
-        for src, dst, is_trainable in self._pairs:
-            if is_trainable:
-                dst.assign(d * dst + (1.0 - d) * tf.cast(src, dst.dtype))
-            else:
-                dst.assign(src)
+        """One EMA step (graph-safe; call after each generator update, also under tf.distribute)."""
+        d = self.decay
+
+        def average(dst, src):
+            return d * dst + (1.0 - d) * tf.cast(src, dst.dtype)
+
+        def copy(dst, src):
+            return tf.cast(src, dst.dtype)
+
+        assign_synced(
+            (dst, average if is_trainable else copy, (src,)) for src, dst, is_trainable in self._pairs
+        )

@@ -11,6 +11,10 @@ How one generator iteration runs (the reference's WGAN-GP semantics, kept for ev
   `tf.cond`. It REUSES the fakes of this last critic step: G's forward pass was recorded on a
   tape that is resumed inside the branch, so there is no second G forward (and no extra
   BatchNorm statistics update). D(fake) is computed with the just-updated critic.
+* Under a `tf.distribute` strategy (see `biogans_tf.trainer.distribute`) the branch is chosen in
+  Python instead (two traced step functions), because MirroredStrategy cannot synchronise inside a
+  `tf.cond`; the global batch is split over replicas and the result equals the one-device step.
+* Critics without BatchNorm (WGAN-GP) score real and fake in ONE call on their concatenation.
 * So `fit` steps count critic updates and `step` counts generator iterations (the reference's
   `netG_iter`); `GanLoss.total_critic_steps(a, b)` maps one to the other. The data pipeline is
   indexed by `critic_step`, which is therefore the data position to resume from.
@@ -19,12 +23,15 @@ How one generator iteration runs (the reference's WGAN-GP semantics, kept for ev
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import keras
 import tensorflow as tf
 
 from biogans_tf.losses.base import GanLoss
 from biogans_tf.losses.registry import get_loss
+from biogans_tf.losses.wgan_gp import interpolation_eps
+from biogans_tf.trainer import distribute
 from biogans_tf.trainer.checkpoint import variable_bag
 from biogans_tf.trainer.ema import GeneratorEma
 
@@ -97,10 +104,19 @@ class GanTrainer(keras.Model):
         self.debug_nan_at = int(debug_nan_at)
         # Counters (int64, checkpointed): generator iterations done, critic updates done (= data
         # position), critic updates done inside the current iteration.
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.critic_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="critic_step")
-        self.critic_in_iter = tf.Variable(0, dtype=tf.int64, trainable=False, name="critic_in_iter")
-        self.last_g_loss = tf.Variable(0.0, dtype=tf.float32, trainable=False, name="last_g_loss")
+        # Under a strategy every replica holds the same counters (first replica's update kept) and
+        # last_g_loss is the mean of the replicas' losses (= the global batch's loss).
+        first = dict(trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.step = tf.Variable(0, dtype=tf.int64, name="step", **first)
+        self.critic_step = tf.Variable(0, dtype=tf.int64, name="critic_step", **first)
+        self.critic_in_iter = tf.Variable(0, dtype=tf.int64, name="critic_in_iter", **first)
+        self.last_g_loss = tf.Variable(
+            0.0,
+            dtype=tf.float32,
+            trainable=False,
+            name="last_g_loss",
+            aggregation=tf.VariableAggregation.MEAN,
+        )
         self.d_optimizer = None
         self.g_optimizer = None
 
@@ -130,11 +146,73 @@ class GanTrainer(keras.Model):
 
     # ------------------------------------------------------------------ training
     def _draw_z(self, critic_step):
-        return tf.random.stateless_normal(
+        """This replica's share of the global z batch `[batch_size / replicas, nz]`."""
+        z = tf.random.stateless_normal(
             [self.batch_size, self.nz], seed=stateless_seed(self.seed, critic_step, _PURPOSE_Z)
         )
+        return distribute.replica_slice(z, 0)
+
+    def _draw_eps(self, real, critic_step):
+        """Interpolation eps for this replica's slice of the global batch, or None on one replica.
+
+        With one replica the loss draws eps itself (same values). With R replicas the global
+        `[B]` (or `[C, B]`) eps is drawn and sliced like the data, so the mirrored step equals
+        the single-device step.
+        """
+        ctx = tf.distribute.get_replica_context()
+        n = 1 if ctx is None else ctx.num_replicas_in_sync
+        if n == 1 or not self.gan_loss.gp_lambda:
+            return None
+        axis = 0 if real.shape.rank == 4 else 1
+        # Global lead shape: [B] or [C, B] with B = the global batch (the per-replica data may
+        # not carry a static batch size, e.g. under MultiWorkerMirroredStrategy).
+        lead = [
+            self.batch_size if i == axis else (d if d is not None else tf.shape(real)[i])
+            for i, d in enumerate(real.shape[: real.shape.rank - 3])
+        ]
+        seed = stateless_seed(self.seed, critic_step, _PURPOSE_EPS)
+        eps = interpolation_eps(seed, tf.stack(lead), real.dtype)
+        return distribute.replica_slice(eps, axis)
 
     def train_step(self, data):
+        """One critic update, and the generator update when it is due (in a `tf.cond`)."""
+        return self._step(data, None)
+
+    def make_train_function(self, force=False):
+        """Keras' step function; under a tf.distribute strategy, one per kind of step.
+
+        `MirroredStrategy` cannot synchronise (apply_gradients, synced BatchNorm) inside a
+        `tf.cond`, so under a strategy two functions are traced (critic only; critic + generator)
+        and Python picks one per fit step from the counters, which every worker reads alike.
+        Without a strategy the single `tf.cond` step is kept (one trace).
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        if self._distribute_strategy is None or self.steps_per_execution != 1:
+            return super().make_train_function(force=force)
+        fns = {
+            flag: self._make_function(functools.partial(self._step, generator_update=flag))
+            for flag in (False, True)
+        }
+
+        def function(iterator):
+            due = int(self.critic_in_iter.numpy()) + 1 >= self.gan_loss.critic_steps(int(self.step.numpy()))
+            return fns[due](iterator)
+
+        self.train_function = function
+        return function
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """No-op: the nets are built by their builders and the optimisers by `compile`.
+
+        Under a strategy Keras' version pulls a batch from the distributed iterator only to build
+        shapes, and under MultiWorkerMirroredStrategy its eager cross-worker reduce of that batch
+        fails; there is nothing left to build here.
+        """
+        del iterator, data_batch
+
+    def _step(self, data, generator_update):
+        """The step; `generator_update` None = decide in the graph, True/False = known in Python."""
         real = data[0] if isinstance(data, tuple | list) else data
         real = tf.convert_to_tensor(real)
         if self.debug_nan_at >= 0:
@@ -142,6 +220,9 @@ class GanTrainer(keras.Model):
             real = tf.where(poison, tf.fill(tf.shape(real), float("nan")), real)
         critic_step = self.critic_step.read_value()
         loss = self.gan_loss
+        ctx = tf.distribute.get_replica_context()
+        # Custom-step gradients are summed over replicas: scale each replica's loss by 1/R.
+        inv_replicas = 1.0 / (1 if ctx is None else ctx.num_replicas_in_sync)
 
         # G forward, recorded so that the generator update can reuse it (see the module doc).
         z = self._draw_z(critic_step)
@@ -152,33 +233,35 @@ class GanTrainer(keras.Model):
 
         # Critic update.
         with tf.GradientTape() as d_tape:
-            real_scores = self.critic(real, training=True)
-            fake_scores = self.critic(fake_sg, training=True)
+            real_scores, fake_scores = self._critic_real_fake(real, fake_sg)
             d_core = loss.critic_loss(real_scores, fake_scores)
             if loss.gp_lambda:
                 gp = loss.penalty(
-                    self.critic, real, fake_sg, stateless_seed(self.seed, critic_step, _PURPOSE_EPS)
+                    self.critic,
+                    real,
+                    fake_sg,
+                    stateless_seed(self.seed, critic_step, _PURPOSE_EPS),
+                    eps=self._draw_eps(real, critic_step),
                 )
             else:
                 gp = tf.constant(0.0, tf.float32)
             d_loss = d_core + loss.gp_lambda * gp
-            d_scaled = self.d_optimizer.scale_loss(d_loss)
+            d_scaled = self.d_optimizer.scale_loss(d_loss * inv_replicas)
         d_vars = self.critic.trainable_variables
         d_grads = d_tape.gradient(d_scaled, d_vars)
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=False))
         if loss.clip:
-            for v in d_vars:
-                v.assign(tf.clip_by_value(v, -loss.clip, loss.clip))
+            c = float(loss.clip)
+            distribute.assign_synced((v, lambda w: tf.clip_by_value(w, -c, c), ()) for v in d_vars)
         wdist = loss.score_gap(real_scores, fake_scores)
 
         self.critic_step.assign_add(1)
         self.critic_in_iter.assign_add(1)
-        do_g = self.critic_in_iter >= loss.critic_steps_tf(self.step)
 
-        def generator_update():
+        def update_generator():
             with g_tape:  # resume recording on the tape that holds G's forward pass
                 g_loss = loss.generator_loss(self.critic(fake, training=True))
-                g_scaled = self.g_optimizer.scale_loss(g_loss)
+                g_scaled = self.g_optimizer.scale_loss(g_loss * inv_replicas)
             g_vars = self.generator.trainable_variables
             g_grads = g_tape.gradient(g_scaled, g_vars)
             self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=False))
@@ -189,8 +272,14 @@ class GanTrainer(keras.Model):
             self.critic_in_iter.assign(0)
             return tf.identity(g_loss)
 
-        g_loss = tf.cond(do_g, generator_update, lambda: self.last_g_loss.read_value())
-        return {
+        if generator_update is None:
+            do_g = self.critic_in_iter >= loss.critic_steps_tf(self.step)
+            g_loss = tf.cond(do_g, update_generator, lambda: self.last_g_loss.read_value())
+        elif generator_update:
+            do_g, g_loss = tf.constant(True), update_generator()
+        else:
+            do_g, g_loss = tf.constant(False), self.last_g_loss.read_value()
+        logs = {
             "d_loss": d_loss,
             "g_loss": g_loss,
             "gp": gp,
@@ -198,6 +287,25 @@ class GanTrainer(keras.Model):
             "step": self.step.read_value(),
             "generator_updated": tf.cast(do_g, tf.int32),
         }
+        if distribute.is_multi_worker(self.distribute_strategy):
+            # Keras' cross-worker reduction fails on scalars (tensorflow#72388): report rank 1.
+            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
+        return logs
+
+    def _critic_real_fake(self, real, fake):
+        """Critic scores of the real and the (gradient-stopped) fake batch.
+
+        A critic without BatchNorm scores each sample on its own, so both batches go through ONE
+        call on their concatenation along the batch axis (larger convolutions, one backward
+        instead of two); with BatchNorm they stay two calls (each batch its own statistics, as
+        the reference).
+        """
+        if getattr(self.critic, "batchnorm", True):
+            return self.critic(real, training=True), self.critic(fake, training=True)
+        axis = 0 if real.shape.rank == 4 else 1  # [B, ...] or a bank's [C, B, ...]
+        n = tf.shape(real)[axis]
+        scores = self.critic(tf.concat([real, fake], axis=axis), training=True)
+        return (scores[:n], scores[n:]) if axis == 0 else (scores[:, :n], scores[:, n:])
 
     # ------------------------------------------------------------------ bookkeeping
     def checkpoint(self) -> tf.train.Checkpoint:

@@ -86,3 +86,18 @@ def test_own_samples_reconstruct_to_near_zero_and_figures(tmp_path):
     assert fig5.shape == (2 * (4 * 18 + 2), 2 * (3 * 34 + 2), 3)
     assert (tmp_path / out["figures"]["fig6"]).read_bytes()[:4] == b"\x89PNG"
     assert "| regular |" in (tmp_path / "table3.md").read_text()
+
+
+def test_star_pair_views_agree():
+    """The one-tower path (Python int, used for speed) equals the gathered full output (tensor index)."""
+    import tensorflow as tf
+
+    model = build_generator("star", image_size=SIZE, n_proteins=3, nz=NZ, ngf=8, seed=2)
+    run = GeneratorRun(model, "star", "conditional", ("A", "B", "C"), NZ, SIZE, True, {}, "mem")
+    assert run.has_protein_path
+    z = run.latents(4, seed=1)
+    fast = run.pair(z, 1).numpy()
+    full = run.pair(z, tf.constant(1, tf.int32)).numpy()
+    assert fast.shape == (4, *SIZE, 2)
+    np.testing.assert_allclose(fast, full, atol=1e-5)
+    np.testing.assert_allclose(full, model(z, training=False).numpy()[..., [0, 2]], atol=1e-6)

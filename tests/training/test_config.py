@@ -78,7 +78,7 @@ def test_json_round_trip_has_the_export_contract_fields():
         ({"image_size": (50, 80)}, "--image_size=50x80"),
         ({"arch": "star", "proteins": ("Alp14",)}, "--arch=star"),
         ({"arch": "independent", "proteins": ("Alp14",)}, "--proteins=Alp14"),
-        ({"strategy": "mirrored"}, "--strategy='mirrored'"),
+        ({"strategy": "tpu"}, "--strategy='tpu'"),
         ({"ema_decay": 1.0}, "--ema_decay"),
         ({"precision": "fp8"}, "--precision"),
         ({"batch_size": 0}, "--batch_size=0"),

@@ -1,0 +1,45 @@
+"""scripts/reproduce.py: the report's automatic comparison with the paper's Table 1 structure."""
+
+import importlib.util
+import os
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("reproduce", os.path.join(ROOT, "scripts", "reproduce.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _table(proteins, close_pairs):
+    n = len(proteins)
+    med = np.full((n, n), 10.0) + np.arange(n * n).reshape(n, n) * 0.01
+    np.fill_diagonal(med, 0.05)
+    for a, b in close_pairs:
+        i, j = proteins.index(a), proteins.index(b)
+        med[i, j] = med[j, i] = 1.0
+    return {"proteins": list(proteins), "median": med.tolist()}
+
+
+def test_structure_checks_recognise_the_papers_pattern():
+    rep = _module()
+    good = rep._structure_checks(_table(rep.P8, [("Arp3", "Fim1"), ("Tea1", "Tea4")]))
+    assert "as in the paper" in good[0] and "Arp3–Fim1 and Tea1–Tea4 are the two closest pairs" in good[2]
+    assert good[1].startswith("- Smallest off-diagonal pairs") and "Arp3–Fim1 (1.00)" in good[1]
+    bad = rep._structure_checks(_table(rep.P8, [("Alp14", "Cki2")]))
+    assert "Differs from the paper" in bad[2]
+    flat = _table(rep.P8, [])
+    flat["median"] = np.zeros((8, 8)).tolist()
+    assert "Differs from the paper" in rep._structure_checks(flat)[0]
+
+
+def test_flags_and_model_list():
+    rep = _module()
+    assert rep._flags(proteins=("A", "B"), steps=3) == ["--proteins=A,B", "--steps=3"]
+    families = {arch for arch, _, _ in rep.MODELS.values()}
+    assert families == {"star", "multichannel", "independent", "dcgan", "dcgan-sep"}
+    assert {gan for _, gan, _ in rep.MODELS.values()} == {"wgan-gp", "gan"}
