@@ -8,7 +8,8 @@ synthetic real batches at 48x80, batch 64 (per protein for star), ngf = ndf = `-
 paper). RSS is sampled every `--every` generator iterations from a callback (psutil when
 installed, else /proc/self/status); the peak is the kernel's high-water mark (VmHWM, i.e.
 ru_maxrss). Growth = least-squares slope of RSS over the second half of the samples (after
-warm-up, allocator pools and tracing have settled), in MiB per 1,000 iterations.
+warm-up, allocator pools and tracing have settled), in MiB per 1,000 iterations (None with fewer
+than 4 samples there).
 The last stdout line is a JSON summary.
 """
 
@@ -110,7 +111,10 @@ def measure(arch: str, batch_size: int, width: int, iters: int, every: int) -> d
         rss_before_build_mib=round(before, 1),
         peak_rss_mib=round(peak_rss_mib(), 1),
         rss_samples=[(s, round(m, 1)) for s, m in samples],
-        growth_mib_per_1000_iters=round(slope_per_1000([s for s, _ in half], [m for _, m in half]), 2),
+        # A slope needs enough samples after warm-up; None for short (peak-only) runs.
+        growth_mib_per_1000_iters=(
+            round(slope_per_1000([s for s, _ in half], [m for _, m in half]), 2) if len(half) >= 4 else None
+        ),
         loadavg=os.getloadavg(),
     )
 

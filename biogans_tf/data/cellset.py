@@ -53,7 +53,7 @@ class CellSet:
     def counts(self) -> dict[str, int]:
         """Number of images per protein, in protein order."""
         binc = np.bincount(self.labels, minlength=len(self.proteins))
-        return {p: int(c) for p, c in zip(self.proteins, binc)}
+        return {p: int(c) for p, c in zip(self.proteins, binc, strict=True)}
 
     def of_protein(self, protein: str) -> np.ndarray:
         """uint8 `[N_p, H, W, 2]` images of one protein."""

@@ -122,7 +122,6 @@ def test_cli_rejects_incompatible_flags(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.slow
 def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path):
     common = CLI_TINY + ["--arch=dcgan", "--steps=6", "--checkpoint_every=2", "--deterministic"]
     a, b = tmp_path / "a", tmp_path / "b"
