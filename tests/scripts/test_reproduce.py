@@ -1,18 +1,12 @@
 """scripts/reproduce.py: the report's automatic comparison with the paper's Table 1 structure."""
 
-import importlib.util
-import os
-
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from scripts import reproduce
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("reproduce", os.path.join(ROOT, "scripts", "reproduce.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return reproduce
 
 
 def _table(proteins, close_pairs):

@@ -1,0 +1,1 @@
+"""Long-running scripts (the reduced-size reproduction report)."""
