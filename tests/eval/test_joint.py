@@ -8,6 +8,7 @@ from biogans_tf.eval.c2st import C2STSettings
 from biogans_tf.eval.joint import compare_statistics, joint_evaluation, joint_statistics
 from biogans_tf.eval.runs import GeneratorRun
 from biogans_tf.models import build_generator
+from biogans_tf.models.registry import family, get_arch
 
 PROTEINS = ("Arp3", "Mkh1", "Tea1")
 SIZE = (24, 40)
@@ -38,10 +39,11 @@ def test_statistics_separate_true_from_shuffled_joint_cells(truth):
     assert moved["enrichment_mad"] > 3 * floor["enrichment_mad"]
 
 
-def test_joint_evaluation_of_a_star_generator(tmp_path, truth):
+@pytest.mark.parametrize("arch", ["star", "multichannel"])
+def test_joint_evaluation_of_star_and_multichannel_generators(tmp_path, truth, arch):
     a, b = truth
-    model = build_generator("star", image_size=SIZE, n_proteins=3, nz=8, ngf=8, seed=0)
-    run = GeneratorRun(model, "star", "conditional", PROTEINS, 8, SIZE, True, {}, "mem")
+    model = build_generator(arch, image_size=SIZE, n_proteins=3, nz=8, ngf=8, seed=0)
+    run = GeneratorRun(model, arch, family(arch), PROTEINS, 8, SIZE, get_arch(arch).separable, {}, "mem")
     generated = run.generate(run.joint_fn(), run.latents(40, seed=0))
     assert generated.shape == (40, *SIZE, 4)
     settings = C2STSettings(n_splits=2, steps=30, batch_size=8, ndf=4)

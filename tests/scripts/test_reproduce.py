@@ -1,5 +1,7 @@
 """scripts/reproduce.py: the report's automatic comparison with the paper's Table 1 structure."""
 
+import json
+
 import numpy as np
 
 from scripts import reproduce
@@ -37,3 +39,31 @@ def test_flags_and_model_list():
     families = {arch for arch, _, _ in rep.MODELS.values()}
     assert families == {"star", "multichannel", "independent", "dcgan", "dcgan-sep"}
     assert {gan for _, gan, _ in rep.MODELS.values()} == {"wgan-gp", "gan"}
+
+
+def test_table2_is_read_against_each_proteins_nearest_look_alike():
+    rep = _module()
+    t1 = _table(rep.P8, [("Arp3", "Fim1"), ("Tea1", "Tea4")])
+    t2 = {
+        "star": {"per_protein": {"Arp3": {"median": 0.5}, "Tea1": {"median": 3.0}}},
+        "dcgan": {"per_protein": {"Tea1+Arp3": {"median": 0.1}}},  # pooled names have no reference
+    }
+    lines = rep._table2_reading(t1, t2)
+    assert "Arp3 1.00" in lines[0] and "Tea1 1.00" in lines[0] and "Alp14" not in lines[0]
+    assert lines[1] == "- star: mean of medians 1.75; below the reference for 1/2 proteins (Arp3)."
+    assert len(lines) == 2
+
+
+def test_runner_keeps_measured_stage_times_when_a_stage_is_reused(tmp_path):
+    rep = _module()
+    src = tmp_path / "in.json"
+    src.write_text('{"ok": 1}')
+    done = tmp_path / "done.json"
+    first = rep.Runner(str(tmp_path / "work"), lambda m: None)
+    assert first.run("stage", ["json.tool", "--compact", str(src)], str(done)) == {"ok": 1}
+    measured = first.seconds["stage"]
+    assert json.loads((tmp_path / "work" / "stage_seconds.json").read_text()) == {"stage": measured}
+    done.write_text('{"ok": 2}')
+    again = rep.Runner(str(tmp_path / "work"), lambda m: None)
+    assert again.run("stage", ["json.tool", "--compact", str(src)], str(done)) == {"ok": 2}
+    assert again.seconds == {"stage": measured} and again.stage_names == ["stage"]

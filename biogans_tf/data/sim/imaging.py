@@ -47,7 +47,7 @@ GREEN = {
     "Sid2": Optics(saturated=(0.006, 0.014), rel_noise=(0.053, 0.068), black=(0.3, 0.6)),
     "Tea1": Optics(saturated=(0.005, 0.016), rel_noise=(0.07, 0.095), black=(0.4, 0.8)),
     "Fim1": Optics(saturated=(0.012, 0.03), rel_noise=(0.06, 0.085), black=(0.4, 0.8)),
-    "Tea4": Optics(saturated=(0.004, 0.012), rel_noise=(0.05, 0.065), black=(0.4, 0.8)),
+    "Tea4": Optics(saturated=(0.004, 0.012), rel_noise=(0.065, 0.085), black=(0.4, 0.8)),
 }
 
 

@@ -272,10 +272,10 @@ def green_tea1(geom: Geometry, dr: Draws) -> np.ndarray:
 
 
 def green_tea4(geom: Geometry, dr: Draws) -> np.ndarray:
-    """Tea4: like Tea1 but dimmer, deeper tip signal over a brighter, mottled diffuse background."""
+    """Tea4: like Tea1 but dimmer, deeper tip signal over a slightly brighter, mottled background."""
     s = geom.scale
-    content = geom.col(dr.uniform(1.3, 1.6)) * np.ones_like(geom.u)
-    feat = _tea_tips(geom, dr, (3.5, 6.0), (1.6, 2.6), 5.0)
+    content = geom.col(dr.uniform(1.0, 1.2)) * np.ones_like(geom.u)
+    feat = _tea_tips(geom, dr, (3.0, 5.0), (2.4, 3.6), 4.0)
     feat += _scattered_dots(geom, dr, 3, (0, 4), (0.4, 0.9), 1.0)
     # Diffuse cytoplasmic clusters: many faint wide spots give a mottled background.
     k = 12
