@@ -315,10 +315,7 @@ def write_report(path: str, s: dict, res: dict, r: Runner, quick: bool, total_s:
     out += ["## Table 3 — test-set reconstruction (L2 on [0,1], NLL of z; median ± MAD)", ""]
     for name, rr in res["table3"].items():
         out += [f"**{name}**", "", _md_table3(rr["rows"]), ""]
-    l2 = {
-        n: next(x["l2"]["median"] for x in rr["rows"] if x["method"] == "regular")
-        for n, rr in res["table3"].items()
-    }
+    l2 = {n: _row(rr["rows"], "regular")["l2"]["median"] for n, rr in res["table3"].items()}
     if "dcgan-sep" in l2 and "dcgan-sep-gan" in l2:
         better = l2["dcgan-sep"] < l2["dcgan-sep-gan"]
         out += [
