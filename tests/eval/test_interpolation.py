@@ -8,6 +8,7 @@ from biogans_tf.data.simulator import simulate
 from biogans_tf.eval import cell_stats, interpolation
 from biogans_tf.eval.runs import GeneratorRun
 from biogans_tf.models import build_generator
+from biogans_tf.models.registry import get_arch
 
 SIZE = (24, 40)
 
@@ -70,11 +71,11 @@ def test_pick_endpoints_needs_both_stages():
         interpolation.pick_endpoints([{"stage": "bipolar", "length_px": 50}])
 
 
-@pytest.mark.parametrize("arch,tiles", [("star", 2), ("dcgan", 1), ("independent", 2)])
+@pytest.mark.parametrize("arch,tiles", [("star", 2), ("multichannel", 2), ("dcgan", 1), ("independent", 2)])
 def test_paths_written_as_gif_and_strip(tmp_path, arch, tiles):
-    family = {"star": "conditional", "dcgan": "joint", "independent": "conditional"}[arch]
     model = build_generator(arch, image_size=SIZE, n_proteins=2, nz=8, ngf=8, seed=0)
-    run = GeneratorRun(model, arch, family, ("Alp14", "Tea1"), 8, SIZE, arch == "star", {}, "mem")
+    spec = get_arch(arch)
+    run = GeneratorRun(model, arch, spec.family, ("Alp14", "Tea1"), 8, SIZE, spec.separable, {}, "mem")
     z = run.latents(2, seed=0)
     out = interpolation.interpolation_study(run, z[0], z[1], steps=5, out_dir=str(tmp_path), name="p")
     assert set(out) == {"linear", "spherical"}
