@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 
 
 @contextlib.contextmanager
@@ -54,3 +57,59 @@ def write_bytes(path: str, data: bytes) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
+
+
+def _host() -> str:
+    # Only characters that cannot be confused with the `-` separators of the folder name.
+    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
+
+
+def owned_tempdir(parent: str, prefix: str) -> str:
+    """Create a temporary folder `<prefix><host>-<pid>-<random>` in `parent`.
+
+    Why the host and pid in the name: a writer killed with SIGKILL cannot clean up, and a later
+    process must tell such a leftover from a folder another running process is still writing
+    (`remove_stale_tempdirs`).
+    """
+    return tempfile.mkdtemp(prefix=f"{prefix}{_host()}-{os.getpid()}-", dir=parent)
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def remove_stale_tempdirs(parent: str, prefix: str, max_age_s: float = 86400.0) -> list[str]:
+    """Remove the `owned_tempdir` folders of `parent` whose writer is gone.
+
+    A folder is stale when it was made on this host by a process that no longer runs, or when
+    its name carries no host/pid (an older format) or another host's and it is older than
+    `max_age_s` (on shared storage another machine's writer cannot be checked).
+
+    Returns:
+        The paths removed.
+    """
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(prefix)]
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        path = os.path.join(parent, name)
+        m = re.fullmatch(r"(?P<host>.+)-(?P<pid>\d+)-[^-]+", name[len(prefix) :])
+        if m and m.group("host") == _host():
+            stale = not _pid_running(int(m.group("pid")))
+        else:
+            try:
+                stale = time.time() - os.path.getmtime(path) > max_age_s
+            except OSError:
+                continue
+        if stale and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed

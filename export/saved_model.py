@@ -1,4 +1,4 @@
-"""Export a trained generator as a versioned SavedModel for TF Serving (and `serving.server`).
+r"""Export a trained generator as a versioned SavedModel for TF Serving (and `serving.server`).
 
     python -m export.saved_model --run_dir RUN [--checkpoint final|latest|PATH] \
         --base_path BASE --model_name NAME [--version N]
@@ -19,14 +19,14 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 
-import tensorflow as tf
+from biogans_tf.io_utils import atomic_path, owned_tempdir, remove_stale_tempdirs, write_json
 
-from biogans_tf.io_utils import atomic_path, write_json
-from export.signatures import SIGNATURES, GeneratorModule
+# TensorFlow (and export.signatures, which needs it) is imported inside the functions, so that
+# `biogans-export --help` answers at once.
 
 METADATA_FILE = os.path.join("assets.extra", "biogans.json")
+TMP_PREFIX = ".export-tmp-"  # not an integer name: TF Serving and serving.server skip it
 # TF Serving replays the PredictionLogs in this file when it loads a version (and so does serving.server):
 # the first real request then does not pay for initialising the large reconstruction graph.
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -73,6 +73,8 @@ def load_run_generator(run_dir: str, checkpoint: str = "final", ema: bool = Fals
     Returns:
         `(generator, config)` with `config` the run's `config.json` dict.
     """
+    import tensorflow as tf
+
     config_path = os.path.join(run_dir, "config.json")
     config = _read_json(config_path)
     if "proteins" not in config:
@@ -87,10 +89,16 @@ def load_run_generator(run_dir: str, checkpoint: str = "final", ema: bool = Fals
         return load_keras_generator(os.path.join(run_dir, f"{name}.keras")), config
 
     if checkpoint == "latest":
-        ckpt_dir = os.path.join(run_dir, "checkpoints")
-        prefix = tf.train.latest_checkpoint(ckpt_dir)
-        if prefix is None:
-            raise ExportError(f"{ckpt_dir}: no checkpoint found (--checkpoint latest)")
+        # The folder itself: restore_generator lists its ckpt-<N> files, newest first, and falls
+        # back from a corrupt one (naming it on stderr); the `checkpoint` state file may be lost.
+        from biogans_tf.trainer.checkpoint import CheckpointError, list_checkpoints
+
+        prefix = os.path.join(run_dir, "checkpoints")
+        try:
+            if not list_checkpoints(prefix):
+                raise ExportError(f"{prefix}: no checkpoint found (--checkpoint latest)")
+        except CheckpointError as e:
+            raise ExportError(f"--checkpoint latest: {e}") from None
     else:
         prefix = checkpoint
         if not tf.io.gfile.glob(prefix + ".index"):
@@ -110,10 +118,12 @@ def load_run_generator(run_dir: str, checkpoint: str = "final", ema: bool = Fals
     generator(tf.zeros([1, int(config["nz"])]), training=False)  # create the variables before restoring
     # Training checkpoints store each model as a bag of all its weights (see
     # biogans_tf.trainer.checkpoint.variable_bag); restore_generator checks that every weight matched.
-    from biogans_tf.trainer.checkpoint import CheckpointError, restore_generator
+    from biogans_tf.trainer.checkpoint import CheckpointError, CorruptCheckpointError, restore_generator
 
     try:
         restore_generator(generator, prefix, ema=ema)
+    except CorruptCheckpointError as e:
+        raise ExportError(f"--checkpoint {checkpoint}: {e}") from None
     except CheckpointError as e:
         raise ExportError(f"{prefix}: checkpoint does not match the {name!r} model ({e})") from None
     return generator, config
@@ -189,8 +199,17 @@ def export_generator(
     Returns:
         The path of the version directory written.
     """
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", model_name or ""):
-        raise ExportError(f"--model_name: expected letters, digits, '_', '-' or '.', got {model_name!r}")
+    import tensorflow as tf
+
+    from export.signatures import SIGNATURES, GeneratorModule
+
+    # One path component of safe characters: no separators, and no leading '.' or '-' (so neither
+    # `..` nor `.` nor a hidden folder, and nothing a shell or TF Serving reads as an option).
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}", model_name or ""):
+        raise ExportError(
+            f"--model_name: expected 1-128 letters, digits, '_', '-' or '.', not starting with '.' or "
+            f"'-', got {model_name[:60]!r}" + ("..." if len(model_name or "") > 60 else "")
+        )
     if interpolation not in ("linear", "spherical"):
         raise ExportError(f"--interpolation: expected linear or spherical, got {interpolation!r}")
     if nz is None:
@@ -205,6 +224,7 @@ def export_generator(
 
     model_dir = os.path.join(base_path, model_name)
     os.makedirs(model_dir, exist_ok=True)
+    remove_stale_tempdirs(model_dir, TMP_PREFIX)  # left by an export that was killed
     if version is None:
         version = next_version(model_dir)
     if int(version) < 1:
@@ -214,9 +234,15 @@ def export_generator(
         raise ExportError(f"{final}: version {version} already exists (versions are never overwritten)")
 
     # Not an integer name, so TF Serving and serving.server ignore it while it is being written.
-    tmp = tempfile.mkdtemp(prefix=".export-tmp-", dir=model_dir)
+    tmp = owned_tempdir(model_dir, TMP_PREFIX)
+    from biogans_tf.progress import bar
+
+    # Tracing the reconstruct signature (an in-graph L-BFGS loop) is the slow part: show the stage.
+    stages = bar(2 + int(warmup), f"export {model_name}", "stage")  # stderr, terminals only
+    stages.set_postfix({"stage": "tracing + saving signatures"})
     try:
         tf.saved_model.save(module, tmp, signatures=module.signatures())
+        stages.update(1)
         meta = {
             "arch": arch,
             "proteins": proteins,
@@ -230,20 +256,26 @@ def export_generator(
         }
         write_json(os.path.join(tmp, METADATA_FILE), meta)
         os.chmod(os.path.join(tmp, METADATA_FILE), 0o644)
+        stages.update(1)
         if warmup:
+            stages.set_postfix({"stage": "warm-up requests"})
             write_warmup_requests(os.path.join(tmp, WARMUP_FILE), model_name, nz, image_shape)
+            stages.update(1)
         os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a serving container may run as another user
         # rename(2) onto an existing non-empty directory fails, so a concurrent export cannot clobber.
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        stages.close()
     return final
 
 
 def write_warmup_requests(path: str, model_name: str, nz: int, image_shape) -> None:
     """Write TF Serving warm-up records: one tiny PredictRequest per signature (TFRecord of PredictionLog)."""
     import numpy as np
+    import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
     examples = {
@@ -256,6 +288,13 @@ def write_warmup_requests(path: str, model_name: str, nz: int, image_shape) -> N
         },
         "reconstruct": {
             "images": np.zeros([1, *image_shape], np.float32),
+            "iterations": np.int32(1),
+            "restarts": np.int32(1),
+            "seed": np.int64(0),
+        },
+        "reconstruct_masked": {
+            "images": np.zeros([1, *image_shape], np.float32),
+            "channel_mask": np.ones([image_shape[-1]], np.float32),
             "iterations": np.int32(1),
             "restarts": np.int32(1),
             "seed": np.int64(0),
@@ -381,6 +420,8 @@ def main(argv):
         sidecar = F.metadata or os.path.splitext(F.generator)[0] + ".json"
         if F.metadata or os.path.isfile(sidecar):
             meta = _read_json(sidecar)
+        else:
+            meta = _embedded_metadata(F.generator)
         arch = F.arch or meta.get("arch")
         proteins = F.proteins if F.proteins is not None else meta.get("proteins")
         if not arch:
@@ -445,8 +486,23 @@ def _main_with_errors(argv):
         sys.exit(2)
 
 
-if __name__ == "__main__":
-    from absl import app
+def _embedded_metadata(path: str) -> dict:
+    """arch / proteins / nz stored inside a biogans-tf `.keras` file (`biogans_tf.loader`)."""
+    from biogans_tf.loader import read_metadata
+
+    try:
+        return read_metadata(path) if os.path.isfile(path) else {}
+    except ValueError as e:
+        raise ExportError(str(e)) from None
+
+
+def cli():
+    """Console script `biogans-export` (and `python -m export.saved_model`)."""
+    from biogans_tf.cli import run as run_program
 
     _define_flags()
-    app.run(_main_with_errors)
+    run_program(_main_with_errors, __doc__, __name__)
+
+
+if __name__ == "__main__":
+    cli()

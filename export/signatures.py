@@ -10,12 +10,19 @@ channel 0 = red (Bgs4), then greens in protein order; values in [-1, 1]):
 - `reconstruct`: `images` float32 `[None, ...]` in [-1, 1], `iterations` int32 `[]`, `restarts` int32
   `[]`, `seed` int64 `[]` -> `z` `[B, nz]`, `reconstructions`, `l2` `[B]` (RMS error on [0, 1]
   intensities), `nll` `[B]` (-log N(z; 0, I)).
+- `reconstruct_masked`: as `reconstruct` plus `channel_mask` float32 `[c]` (one entry per channel of
+  the last image axis, 1 = observed, 0 = ignored, at least one 1) -> the same outputs, with the
+  fit and `l2` over the observed channels only (their pixels' mean). For a real cell that shows the
+  red and ONE protein's green: a star/multichannel model fits those two channels (separable mode:
+  the red phase on the red, the green phase on that green) and its other greens are predictions,
+  whatever values were sent for them. Layout `[B, C, H, W, 2]` (independent): the mask is `[2]`.
 - `interpolate`: `z0`, `z1` float32 `[nz]`, `steps` int32 `[]` -> `images` `[steps, ...]`, `z`
   `[steps, nz]`.
 - `metadata` (no inputs): `proteins` string `[C]` (the green channels' order), `channels` string
   `[c]` (names of the last image axis, e.g. "red:Bgs4", "green:Alp14"), `nz` int32 `[]`.
 
-Bad values (n <= 0, non-finite inputs, steps <= 0, restarts <= 0) fail inside the graph with
+Bad values (n <= 0, non-finite inputs, steps <= 0, restarts <= 0, a channel_mask of the wrong
+length, with entries other than 0/1 or all zeros) fail inside the graph with
 InvalidArgumentError, so the export also refuses them when served by the real TF Serving.
 """
 
@@ -25,7 +32,7 @@ import tensorflow as tf
 
 from biogans_tf.eval import latent
 
-SIGNATURES = ("sample", "generate", "reconstruct", "interpolate", "metadata")
+SIGNATURES = ("sample", "generate", "reconstruct", "reconstruct_masked", "interpolate", "metadata")
 
 
 class GeneratorModule(tf.Module):
@@ -100,6 +107,23 @@ class GeneratorModule(tf.Module):
             red_dims=self._red_dims,
         )
 
+    def _reconstruct_masked(self, images, channel_mask, iterations, restarts, seed):
+        images = tf.debugging.assert_all_finite(images, "reconstruct_masked: images have NaN or Inf values")
+        channel_mask = tf.debugging.assert_all_finite(
+            channel_mask, "reconstruct_masked: channel_mask has NaN or Inf values"
+        )
+        return latent.reconstruct(
+            self._g,
+            images,
+            self._nz,
+            iterations=iterations,
+            restarts=restarts,
+            seed=seed,
+            mode=self._mode,
+            red_dims=self._red_dims,
+            channel_mask=channel_mask,
+        )
+
     def _interpolate(self, z0, z1, steps):
         z0 = tf.debugging.assert_all_finite(z0, "interpolate: z0 has NaN or Inf values")
         z1 = tf.debugging.assert_all_finite(z1, "interpolate: z1 has NaN or Inf values")
@@ -126,6 +150,14 @@ class GeneratorModule(tf.Module):
             "generate": [spec([None, nz], tf.float32, name="z")],
             "reconstruct": [
                 spec([None, *self._image_shape], tf.float32, name="images"),
+                spec([], tf.int32, name="iterations"),
+                spec([], tf.int32, name="restarts"),
+                spec([], tf.int64, name="seed"),
+            ],
+            "reconstruct_masked": [
+                spec([None, *self._image_shape], tf.float32, name="images"),
+                # Length checked in-graph (a clear message, also under the real TF Serving).
+                spec([None], tf.float32, name="channel_mask"),
                 spec([], tf.int32, name="iterations"),
                 spec([], tf.int32, name="restarts"),
                 spec([], tf.int64, name="seed"),

@@ -1,14 +1,18 @@
-"""Client for a served biogans generator, on the official TF Serving gRPC stubs.
+r"""Client for a served biogans generator, on the official TF Serving gRPC stubs.
 
     python -m serving.client --target localhost:8500 --model_name NAME sample --n 64 --seed 1 --out grid.png
-    python -m serving.client --target localhost:8500 --model_name NAME reconstruct --images a.png b.png \
+    python -m serving.client --target localhost:8500 --model_name NAME reconstruct --images a.png,b.png \
         --out recon.png
-    python -m serving.client --target localhost:8500 --model_name NAME interpolate --seed 3 --steps 16 \
-        --out path.gif
+    python -m serving.client --target localhost:8500 --model_name NAME reconstruct --protein Arp3 \
+        --images real_arp3_cell.png --out recon.png   # star/multichannel: fit red + Arp3 only
+    python -m serving.client --target localhost:8500 --model_name NAME interpolate --seed 3 \
+        --interp_steps 16 --out path.gif
     python -m serving.client --target localhost:8500 --model_name NAME metadata
 
-Pictures are made with `biogans_tf.viz` (the same viewers as training). Each command prints a JSON
-summary as its last line. Works unchanged against the real TF Serving.
+Pictures are made with `biogans_tf.viz` (the same viewers as training); `--out x.ome.tif` / `x.tif`
+writes named-channel OME-TIFF / ImageJ hyperstacks instead (`biogans_tf.tiff`), and `reconstruct`
+reads TIFF cells as the own-data reader does. Each command prints a JSON summary as its last line.
+Works unchanged against the real TF Serving.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import grpc
 import numpy as np
 from PIL import Image
 
-from biogans_tf import viz
+from biogans_tf import tiff, viz
 
 # Generated batches are large (64 cells of 48x80x2 float32 = 2 MB, 1024 = 31 MB): lift gRPC's 4 MB cap.
 _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
@@ -89,6 +93,22 @@ class ServingClient:
             },
         )
 
+    def reconstruct_masked(
+        self, images, channel_mask, iterations: int = 50, restarts: int = 5, seed: int = 0
+    ) -> dict:
+        """As `reconstruct`, fitting (and reporting `l2` over) only the channels where the float
+        `channel_mask` `[c]` is 1; the others' pixels are ignored."""
+        return self.predict(
+            "reconstruct_masked",
+            {
+                "images": np.asarray(images, np.float32),
+                "channel_mask": np.asarray(channel_mask, np.float32),
+                "iterations": np.int32(iterations),
+                "restarts": np.int32(restarts),
+                "seed": np.int64(seed),
+            },
+        )
+
     def interpolate(self, z0, z1, steps: int) -> dict:
         """`images` `[steps, ...]` and `z` `[steps, nz]` along the path from z0 to z1 (both `[nz]`)."""
         return self.predict(
@@ -127,36 +147,80 @@ class ServingClient:
         return dict(sig_map.signature_def)
 
 
-def read_cells(paths, image_shape) -> np.ndarray:
-    """Read cells for `reconstruct`: RGB PNGs (R = red, G = green, like LIN) or `.npy` arrays.
+def _read_png(path: str, image_shape) -> np.ndarray:
+    if len(image_shape) != 3 or image_shape[-1] != 2:
+        raise ValueError(
+            f"{path}: PNG/TIFF cells hold red + one green, but this model's cells are "
+            f"{list(image_shape)}; pass .npy arrays of that shape instead"
+        )
+    try:
+        with Image.open(path) as img:
+            rgb = np.asarray(img.convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as e:  # PIL: UnidentifiedImageError is an OSError
+        raise ValueError(
+            f"{path}: cannot read the image ({e}); expected an RGB PNG (R = red, G = green)"
+        ) from None
+    return rgb[None, :, :, :2]
+
+
+def _read_tiff(path: str, image_shape, channel_map, percentiles, resize_policy) -> np.ndarray:
+    """A TIFF cell exactly as the own-data reader (`biogans_tf.data.own`) would load it for training."""
+    from biogans_tf.data import own
+
+    if len(image_shape) != 3 or image_shape[-1] != 2:
+        _read_png(path, image_shape)  # raises the shape message
+    red, green = own.parse_channel_map(channel_map)
+    if resize_policy not in own.RESIZE_POLICIES:
+        raise ValueError(
+            f"--resize_policy={resize_policy!r}: expected one of {', '.join(own.RESIZE_POLICIES)}"
+        )
+    with open(path, "rb") as f:
+        raw = own.decode_image(f.read(), path, path)
+    cell = own.to_cell(raw, red, green, tuple(image_shape[:2]), percentiles, resize_policy, path)
+    return cell[None]
+
+
+def read_cells(
+    paths, image_shape, channel_map="red=0,green=1", percentiles=(0.5, 99.5), resize_policy="pad_or_crop"
+) -> np.ndarray:
+    """Read cells for `reconstruct`: RGB PNGs (R = red, G = green, like LIN), TIFFs or `.npy` arrays.
 
     Args:
-        paths: PNG files (one cell each) and/or `.npy` files (`[H, W, c]` or `[N, H, W, c]`, float in
-            [-1, 1] or uint8).
+        paths: PNG files (one cell each, LIN's 8-bit RGB, used as they are), TIFF files (one cell
+            each, 8/16-bit, multi-channel or multi-page: read like `--data own:` in training, i.e.
+            `channel_map` picks red and green, each stretched so its percentiles map to 0/255, then
+            `resize_policy` brings it to the model size) and/or `.npy` files (`[H, W, c]` or
+            `[N, H, W, c]`, float in [-1, 1] or uint8).
         image_shape: the model's per-cell shape, e.g. `(48, 80, 2)`.
+        channel_map, percentiles, resize_policy: TIFF reading (`biogans_tf.data.own.load_own`).
 
     Returns:
         float32 `[N, *image_shape]` in [-1, 1].
+
+    Raises:
+        ValueError: naming the file that is missing, unreadable or of the wrong shape.
     """
     cells = []
     for path in paths:
         if not os.path.isfile(path):
             raise ValueError(f"{path}: file not found")
-        if path.lower().endswith(".npy"):
-            arr = np.load(path)
+        low = path.lower()
+        if low.endswith(".npy"):
+            try:
+                arr = np.load(path, allow_pickle=False)
+            except (OSError, ValueError, EOFError) as e:
+                raise ValueError(f"{path}: cannot read the .npy array ({e})") from None
             arr = arr[None] if arr.ndim == len(image_shape) else arr
+        elif low.endswith((".tif", ".tiff")):
+            arr = _read_tiff(path, image_shape, channel_map, percentiles, resize_policy)
         else:
-            if len(image_shape) != 3 or image_shape[-1] != 2:
-                raise ValueError(
-                    f"{path}: PNG cells hold red + one green, but this model's cells are "
-                    f"{list(image_shape)}; pass .npy arrays of that shape instead"
-                )
-            rgb = np.asarray(Image.open(path).convert("RGB"))
-            arr = rgb[None, :, :, :2]
+            arr = _read_png(path, image_shape)
         if tuple(arr.shape[1:]) != tuple(image_shape):
             raise ValueError(
                 f"{path}: expected cells of shape {list(image_shape)}, got {list(arr.shape[1:])}"
             )
+        if arr.dtype != np.uint8 and not np.issubdtype(arr.dtype, np.floating):
+            raise ValueError(f"{path}: array dtype {arr.dtype}; expected uint8 or float in [-1, 1]")
         arr = arr.astype(np.float32) / 127.5 - 1.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
         cells.append(arr)
     if not cells:
@@ -170,8 +234,70 @@ def _image_shape(client: ServingClient) -> tuple:
     return tuple(int(d.size) for d in dims[1:])
 
 
-def _frames(images) -> list:
-    return [viz.sample_grid(images[i : i + 1], cols=1) for i in range(len(images))]
+def _protein_channel(client: ServingClient, protein: str, image_shape) -> int:
+    """Index on the last image axis of `protein`'s green, for `reconstruct --protein`.
+
+    Raises:
+        ValueError: naming --protein when the model cannot fit one protein's channels alone.
+    """
+    if "reconstruct_masked" not in client.signature_defs():
+        raise ValueError(
+            f"--protein: model {client.model_name!r} has no reconstruct_masked signature (exported "
+            "before it existed); re-export it, or reconstruct without --protein"
+        )
+    if len(image_shape) != 3:
+        raise ValueError(
+            f"--protein: this model's cells are {list(image_shape)} (one red/green pair per protein); "
+            "reconstruct them without --protein"
+        )
+    meta = client.metadata()
+    if f"green:{protein}" in meta["channels"]:
+        return meta["channels"].index(f"green:{protein}")
+    if image_shape[-1] == 2 and protein in meta["proteins"]:  # one generic green for every protein
+        return 1
+    proteins = ", ".join(meta["proteins"])
+    raise ValueError(f"--protein={protein!r}: expected one of this model's proteins: {proteins}")
+
+
+def _observed_cells(cells, image_shape, channel: int):
+    """Red + one green `[N, H, W, 2]` -> the model's layout `[N, H, W, c]` and its channel mask `[c]`.
+
+    The unobserved greens are filled with background (-1); `reconstruct_masked` ignores them.
+    """
+    images = np.full((len(cells), *image_shape), -1.0, np.float32)
+    images[..., 0], images[..., channel] = cells[..., 0], cells[..., 1]
+    mask = np.zeros([image_shape[-1]], np.float32)
+    mask[[0, channel]] = 1.0
+    return images, mask
+
+
+def _frames(images, palette: str = viz.DEFAULT_PALETTE) -> list:
+    return [viz.sample_grid(images[i : i + 1], cols=1, palette=palette) for i in range(len(images))]
+
+
+def _percentiles(text):
+    """'0.5,99.5' -> (0.5, 99.5); 'none' -> None (keep the file's values, as own-data reading)."""
+    if text is None or str(text).strip().lower() == "none":
+        return None
+    try:
+        lo, hi = (float(t) for t in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"--percentiles={text!r}: expected LOW,HIGH (e.g. 0.5,99.5) or none") from None
+    if not 0.0 <= lo < hi <= 100.0:
+        raise ValueError(f"--percentiles={text!r}: expected 0 <= LOW < HIGH <= 100")
+    return lo, hi
+
+
+def _save_tiff(client, args, images, what: str, time_axis: bool = False, rec=None) -> None:
+    """Write served images as a named-channel TIFF (`biogans_tf.tiff`); `rec` adds reconstructions."""
+    proteins = client.metadata()["proteins"]
+    stack, names = tiff.channels_of(images, proteins)
+    if rec is not None:
+        rec_stack, rec_names = tiff.channels_of(rec, proteins)
+        stack = np.concatenate([stack, rec_stack], axis=1)
+        names = names + [f"{n} (reconstruction)" for n in rec_names]
+    desc = f"biogans-tf {args.model_name}: {what}"
+    tiff.write_tiff(args.out, stack, names, time_axis=time_axis, bits=args.bits, description=desc)
 
 
 def run_command(args) -> dict:
@@ -182,38 +308,59 @@ def run_command(args) -> dict:
             return {"metadata": client.metadata(), "status": client.status()}
         if args.command == "sample":
             out = client.sample(args.n, args.seed)
-            viz.save_png(args.out, viz.sample_grid(out["images"], cols=args.cols), scale=args.scale)
+            if tiff.is_tiff(args.out):
+                _save_tiff(client, args, out["images"], f"samples, seed {args.seed}")
+            else:
+                proteins = client.metadata()["proteins"]  # column labels of star/multichannel grids
+                grid = viz.sample_figure(out["images"], proteins, args.palette, args.scale, args.cols)
+                viz.save_png(args.out, grid)
             if args.npy:
                 np.save(args.npy, out["images"])
             return {"out": args.out, "n": int(out["images"].shape[0]), "shape": list(out["images"].shape)}
         if args.command == "interpolate":
             z = client.sample(2, args.seed)["z"]
             out = client.interpolate(z[0], z[1], args.steps)
-            if args.out.lower().endswith(".gif"):
-                viz.save_gif(args.out, _frames(out["images"]), scale=args.scale)
+            if tiff.is_tiff(args.out):
+                desc = f"interpolation between sample(2, seed={args.seed}), {args.steps} steps (T)"
+                _save_tiff(client, args, out["images"], desc, time_axis=True)
+            elif args.out.lower().endswith(".gif"):
+                viz.save_gif(args.out, _frames(out["images"], args.palette), scale=args.scale)
             else:
                 images = out["images"]
                 grid = (
-                    viz.sample_grid(images, cols=len(images))
+                    viz.sample_grid(images, cols=len(images), palette=args.palette)
                     if images.ndim == 4 and images.shape[-1] == 2
-                    else (viz.sample_grid(images))
+                    else (viz.sample_grid(images, palette=args.palette))
                 )
                 viz.save_png(args.out, grid, scale=args.scale)
             return {"out": args.out, "steps": int(out["images"].shape[0])}
         if args.command == "reconstruct":
-            images = read_cells(args.images, _image_shape(client))
-            out = client.reconstruct(images, args.iterations, args.restarts, args.seed)
+            shape = _image_shape(client)
+            channel = _protein_channel(client, args.protein, shape) if args.protein else None
+            images = read_cells(
+                args.images, shape if channel is None else (*shape[:-1], 2), args.channel_map,
+                _percentiles(args.percentiles), args.resize_policy,
+            )  # fmt: skip
+            if channel is None:
+                out = client.reconstruct(images, args.iterations, args.restarts, args.seed)
+            else:  # a real cell shows the red and one protein: fit (and score) only those channels
+                images, mask = _observed_cells(images, shape, channel)
+                out = client.reconstruct_masked(images, mask, args.iterations, args.restarts, args.seed)
             rec = out["reconstructions"]
-            # Originals and reconstructions interleaved: row 2i = cell i, row 2i+1 = its reconstruction.
-            pairs = np.stack([images, rec], axis=1).reshape((-1,) + images.shape[1:])
-            cols = 2 if images.ndim == 4 and images.shape[-1] == 2 else None
-            grid = viz.sample_grid(pairs, cols=cols) if cols else viz.sample_grid(pairs)
-            viz.save_png(args.out, grid, scale=args.scale)
+            if tiff.is_tiff(args.out):
+                _save_tiff(client, args, images, "cells (first channels) and reconstructions", rec=rec)
+            else:
+                # Originals and reconstructions interleaved: row 2i = cell i, row 2i+1 = its reconstruction.
+                pairs = np.stack([images, rec], axis=1).reshape((-1,) + images.shape[1:])
+                cols = 2 if images.ndim == 4 and images.shape[-1] == 2 else None
+                grid = viz.sample_grid(pairs, cols=cols or 8, palette=args.palette)
+                viz.save_png(args.out, grid, scale=args.scale)
             if args.npy:
                 np.save(args.npy, out["z"])
             return {
                 "out": args.out,
                 "l2": out["l2"].tolist(),
+                "l2_channels": "all" if channel is None else f"Bgs4+{args.protein}",
                 "nll": out["nll"].tolist(),
                 "files": args.images,
             }
@@ -222,41 +369,119 @@ def run_command(args) -> dict:
         client.close()
 
 
-def build_parser():
-    import argparse
+COMMANDS = ("sample", "reconstruct", "interpolate", "metadata")
+# Flags that belong to one command or a few (the rest are common), with per-command defaults.
+_COMMAND_FLAGS = {
+    "n": ("sample",),
+    "cols": ("sample",),
+    "images": ("reconstruct",),
+    "channel_map": ("reconstruct",),
+    "percentiles": ("reconstruct",),
+    "resize_policy": ("reconstruct",),
+    "iterations": ("reconstruct",),
+    "restarts": ("reconstruct",),
+    "protein": ("reconstruct",),
+    "interp_steps": ("interpolate",),
+    "seed": ("sample", "reconstruct", "interpolate"),
+    "out": ("sample", "reconstruct", "interpolate"),
+    "npy": ("sample", "reconstruct"),
+    "scale": ("sample", "reconstruct", "interpolate"),
+    "bits": ("sample", "reconstruct", "interpolate"),
+}
+_DEFAULT_OUT = {
+    "sample": "samples.png",
+    "reconstruct": "reconstructions.png",
+    "interpolate": "interpolation.gif",
+}
+RESIZE_POLICIES = ("pad_or_crop", "fit", "stretch", "exact")  # = biogans_tf.data.own.RESIZE_POLICIES
 
-    p = argparse.ArgumentParser(prog="python -m serving.client", description=__doc__.split("\n")[0])
-    p.add_argument("--target", default="localhost:8500", help="gRPC host:port")
-    p.add_argument("--model_name", required=True)
-    p.add_argument("--version", type=int, default=None, help="pin a version (default: the served one)")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per call")
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("sample", help="draw n cells from a seed")
-    s.add_argument("--n", type=int, default=64)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--cols", type=int, default=8)
-    s.add_argument("--out", default="samples.png")
-    s.add_argument("--npy", default=None, help="also save the images as .npy")
-    r = sub.add_parser("reconstruct", help="find z for real cells")
-    r.add_argument("--images", nargs="+", required=True, help="RGB PNG cells (R=red, G=green) or .npy arrays")
-    r.add_argument("--iterations", type=int, default=50)
-    r.add_argument("--restarts", type=int, default=5)
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--out", default="reconstructions.png")
-    r.add_argument("--npy", default=None, help="also save the z codes as .npy")
-    i = sub.add_parser("interpolate", help="walk between two sampled cells")
-    i.add_argument("--seed", type=int, default=0, help="the two endpoints are sample(2, seed)")
-    i.add_argument("--steps", type=int, default=16)
-    i.add_argument("--out", default="interpolation.gif", help=".gif (animation) or .png (strip)")
-    sub.add_parser("metadata", help="print proteins, channels, nz and served versions")
-    for sp in (s, r, i):
-        sp.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscaling of the picture")
-    return p
+
+def build_flags():
+    """A fresh absl `FlagValues` with every flag of every command (`main` may run many times)."""
+    from absl import flags
+
+    fv = flags.FlagValues()
+    kw = {"flag_values": fv}
+    flags.DEFINE_string("target", "localhost:8500", "gRPC host:port of the server", **kw)
+    flags.DEFINE_string("model_name", None, "served model name (required)", **kw)
+    flags.DEFINE_integer("version", None, "pin a version (default: the served one)", lower_bound=1, **kw)
+    flags.DEFINE_float("timeout", 300.0, "seconds per call", **kw)
+    flags.DEFINE_enum(
+        "palette", viz.DEFAULT_PALETTE, list(viz.PALETTES),
+        "PNG/GIF colours: red-green (paper), magenta-green (colour-blind safe), gray (per channel)", **kw,
+    )  # fmt: skip
+    flags.DEFINE_integer("n", 64, "sample: cells to draw", lower_bound=1, **kw)
+    flags.DEFINE_integer("cols", 8, "sample: cells per row of a .png grid", lower_bound=1, **kw)
+    flags.DEFINE_integer("seed", 0, "latent seed (interpolate: the endpoints are sample(2, seed))", **kw)
+    flags.DEFINE_string(
+        "out", None, "output: .png, .gif (interpolate), .ome.tif / .tif (channels named); default "
+        "samples.png / reconstructions.png / interpolation.gif", **kw,
+    )  # fmt: skip
+    flags.DEFINE_string("npy", None, "sample: also save the images; reconstruct: the z codes (.npy)", **kw)
+    flags.DEFINE_list(
+        "images", None, "reconstruct: comma-separated RGB PNG (R=red, G=green), TIFF or .npy cells; "
+        "more file names may follow as plain arguments", **kw,
+    )  # fmt: skip
+    flags.DEFINE_string("channel_map", "red=0,green=1", "reconstruct, TIFF: red and green channels", **kw)
+    flags.DEFINE_string("percentiles", "0.5,99.5", "reconstruct, TIFF: LOW,HIGH -> 0..255, or none", **kw)
+    flags.DEFINE_enum("resize_policy", "pad_or_crop", list(RESIZE_POLICIES), "reconstruct, TIFF input", **kw)
+    flags.DEFINE_integer("iterations", 50, "reconstruct: L-BFGS iterations", lower_bound=0, **kw)
+    flags.DEFINE_integer("restarts", 5, "reconstruct: random restarts", lower_bound=1, **kw)
+    flags.DEFINE_string(
+        "protein", None, "reconstruct: the cells show the red and this protein's green (PNG/TIFF, or "
+        ".npy [H, W, 2]); fit and score only those channels (reconstruct_masked)", **kw,
+    )  # fmt: skip
+    flags.DEFINE_integer("interp_steps", 16, "interpolate: points on the path", lower_bound=2, **kw)
+    flags.DEFINE_alias("steps", "interp_steps", **kw)  # the older name
+    flags.DEFINE_integer("scale", 2, "nearest-neighbour upscaling of the picture", lower_bound=1, **kw)
+    flags.DEFINE_enum("bits", "8", ["8", "16"], "bit depth of a .tif / .ome.tif --out", **kw)
+    return fv
+
+
+def parse_args(argv):
+    """`argv` (without the program name) -> a namespace with the command and its settings.
+
+    Raises:
+        ValueError: one line naming the flag or command and what was expected.
+    """
+    import types
+
+    from absl import flags
+
+    fv = build_flags()
+    try:
+        rest = fv(["serving.client", *argv])[1:]
+    except flags.Error as e:
+        raise ValueError(f"{e} (see --help)") from None
+    if not rest or rest[0] not in COMMANDS:
+        got = repr(rest[0]) if rest else "nothing"
+        raise ValueError(f"expected a command, one of {', '.join(COMMANDS)}; got {got}")
+    command, extra = rest[0], rest[1:]
+    if extra and command != "reconstruct":
+        raise ValueError(f"{command}: unexpected arguments {extra}")
+    if not fv.model_name:
+        raise ValueError("--model_name is required")
+    for name, commands in _COMMAND_FLAGS.items():
+        if fv[name].present and command not in commands:
+            raise ValueError(f"--{name} applies to {' / '.join(commands)}, not {command}")
+    values = {name: fv[name].value for name in fv if name != "steps"}  # `steps`: alias, set below
+    values.update(command=command, steps=fv.interp_steps, bits=int(fv.bits))
+    values["out"] = fv.out or _DEFAULT_OUT.get(command)
+    if command == "reconstruct":
+        values["images"] = list(fv.images or []) + extra
+        if not values["images"]:
+            raise ValueError("reconstruct: --images is required (comma-separated files)")
+    return types.SimpleNamespace(**values)
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """`serving.client [common flags] COMMAND [command flags]`; returns the exit status."""
+    from biogans_tf.cli import handle_help
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    handle_help(__doc__, __name__, ["serving.client", *argv], build_flags())
     try:
+        args = parse_args(argv)
         summary = run_command(args)
     except grpc.RpcError as e:
         print(f"serving.client: {e.code().name}: {e.details()}", file=sys.stderr)
@@ -268,5 +493,10 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli():
+    """Console script `biogans-client` (and `python -m serving.client`)."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

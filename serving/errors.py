@@ -12,6 +12,26 @@ _GRPC = {
 }
 # The mapping TF Serving's REST layer uses for these codes.
 _HTTP = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404, "INTERNAL": 500, "UNAVAILABLE": 503}
+# gRPC carries the message in a trailer, and clients refuse trailers above 8 KiB (RESOURCE_EXHAUSTED
+# instead of the real error), so no message may grow with the size of what a client sent.
+MAX_MESSAGE_CHARS = 2000
+MAX_NAME_CHARS = 64
+
+
+def clip(value, limit: int = MAX_NAME_CHARS) -> str:
+    """`repr(value)` cut to about `limit` characters, for echoing client-supplied names in messages."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}...({len(text)} chars)"
+
+
+def clip_names(names, most: int = 10) -> str:
+    """A sorted list of client-supplied names for a message: each clipped, at most `most` of them."""
+    names = sorted(names)
+    shown = ", ".join(clip(n) for n in names[:most])
+    more = f", ... {len(names) - most} more" if len(names) > most else ""
+    return f"[{shown}{more}]"
 
 
 class ServingError(Exception):
@@ -27,6 +47,8 @@ class ServingError(Exception):
         if code not in _GRPC:
             raise ValueError(f"unknown error code {code!r}")
         self.code = code
+        if len(message) > MAX_MESSAGE_CHARS:  # the safety net; messages clip names themselves
+            message = message[:MAX_MESSAGE_CHARS] + f"... ({len(message)} chars)"
         self.message = message
         super().__init__(f"{code}: {message}")
 

@@ -17,16 +17,32 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving.errors import ServingError, invalid
-from serving.predictor import Predictor
+from serving.errors import ServingError, clip, invalid
+from serving.predictor import Predictor, check_declared
 
 log = logging.getLogger("serving")
 
 
 def _version(spec) -> int | None:
     if spec.version_label:
-        raise invalid(f"version labels are not supported (got {spec.version_label!r}); name a version number")
+        raise invalid(
+            f"version labels are not supported (got {clip(spec.version_label)}); name a version number"
+        )
     return spec.version.value if spec.HasField("version") else None
+
+
+def _declared(name: str, proto) -> tuple[tf.DType, tuple]:
+    """The dtype and shape a TensorProto declares, without decoding its values."""
+    try:
+        dtype = tf.as_dtype(proto.dtype)
+    except TypeError:
+        raise invalid(f"input {clip(name)}: TensorProto has no valid dtype (enum {proto.dtype})") from None
+    if proto.tensor_shape.unknown_rank:
+        raise invalid(f"input {clip(name)}: TensorProto must declare its shape (unknown_rank is set)")
+    shape = tuple(d.size for d in proto.tensor_shape.dim)
+    if any(d < 0 for d in shape):
+        raise invalid(f"input {clip(name)}: TensorProto declares negative dimensions {list(shape)}")
+    return dtype, shape
 
 
 def _fill_spec(out_spec, name: str, version: int, signature_name: str = "") -> None:
@@ -56,12 +72,13 @@ class _Handler:
             except Exception as e:  # never let a bug kill the worker thread silently
                 status = "INTERNAL"
                 log.exception("grpc %s failed", method)
-                context.abort(grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}")
+                message = ServingError("INTERNAL", f"{type(e).__name__}: {e}").message  # length-capped
+                context.abort(grpc.StatusCode.INTERNAL, message)
             finally:
                 log.info(
                     "grpc %s model=%s status=%s latency_ms=%.1f",
                     method,
-                    request.model_spec.name,
+                    clip(request.model_spec.name),
                     status,
                     1000 * (time.perf_counter() - t0),
                 )
@@ -84,6 +101,9 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         loaded, sig = self.predictor.resolve(
             request.model_spec.name, _version(request.model_spec), request.model_spec.signature_name
         )
+        # Bound every tensor by its declaration first: make_ndarray broadcasts a single value to the
+        # declared shape, so a 47-byte proto could otherwise allocate gigabytes before being refused.
+        check_declared(sig, {name: _declared(name, proto) for name, proto in request.inputs.items()}, limits)
         arrays = {}
         for name, proto in request.inputs.items():
             try:

@@ -4,7 +4,10 @@ Layout (as TF Serving expects): `BASE/NAME/<integer version>/saved_model.pb`. Fo
 an integer (e.g. an exporter's `.export-tmp-*` folder) are ignored, which is what makes exports atomic.
 Like TF Serving's default version policy ("latest", one version), the store serves the highest version
 and unloads the older one once a newer version has loaded; a version that fails to load is logged and
-skipped, and the previous one keeps serving.
+skipped, and the previous one keeps serving. A failed version is retried on a later poll once its files
+change (a folder copied non-atomically, `saved_model.pb` first and `variables/` later, is served once
+complete), and a served version whose folder is deleted is unloaded for the next-highest version that
+loads (none left: requests get NOT_FOUND until a version appears), as TF Serving does.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from serving.errors import ServingError
+from serving.errors import ServingError, clip
 
 log = logging.getLogger("serving")
 
@@ -101,6 +104,20 @@ def run_warmup(loaded: LoadedVersion) -> int:
     return count
 
 
+def folder_fingerprint(path: str) -> tuple:
+    """(relative path, size, mtime) of every file under `path`: changes while a copy is in progress."""
+    out = []
+    for root, _, files in os.walk(path):
+        for f in files:
+            full = os.path.join(root, f)
+            try:
+                st = os.stat(full)
+            except OSError:  # removed meanwhile
+                continue
+            out.append((os.path.relpath(full, path), st.st_size, st.st_mtime_ns))
+    return tuple(sorted(out))
+
+
 def list_versions(model_base_path: str) -> list[int]:
     """Integer-named version folders that contain a saved_model.pb, ascending."""
     if not os.path.isdir(model_base_path):
@@ -129,7 +146,7 @@ class ModelStore:
         self.poll_seconds = poll_seconds
         self._lock = threading.Lock()
         self._current: LoadedVersion | None = None
-        self._failed: set[int] = set()
+        self._failed: dict[int, tuple] = {}  # version -> folder fingerprint when its load failed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -139,35 +156,62 @@ class ModelStore:
             return self._current
 
     def poll_once(self) -> bool:
-        """Load the highest version if it is newer than the served one. Returns True if it changed."""
-        versions = [v for v in list_versions(self.model_base_path) if v not in self._failed]
+        """Serve the highest version that loads; unload a deleted one. Returns True if it changed.
+
+        Candidates are tried newest first, down to the served version (still on disk) or, if that was
+        deleted, down to the oldest. A version whose load failed is skipped until its files change.
+        """
+        versions = list_versions(self.model_base_path)
         current = self.current
-        if not versions or (current is not None and versions[-1] <= current.version):
-            return False
-        newest = versions[-1]
-        path = os.path.join(self.model_base_path, str(newest))
+        deleted = current is not None and current.version not in versions
+        for version in reversed(versions):
+            if current is not None and not deleted and version <= current.version:
+                return False
+            path = os.path.join(self.model_base_path, str(version))
+            fingerprint = folder_fingerprint(path)
+            if self._failed.get(version) == fingerprint:
+                continue  # failed before and unchanged since
+            if self._load(version, path, fingerprint):
+                return True
+        if deleted:
+            with self._lock:
+                self._current = None
+            log.warning(
+                "%s version %d was deleted from disk and no other version loads; unloaded it",
+                self.model_name,
+                current.version,
+            )
+            return True
+        return False
+
+    def _load(self, version: int, path: str, fingerprint: tuple) -> bool:
+        """Load, warm up and swap in one version; on failure remember its fingerprint and return False."""
         try:
             t0 = time.perf_counter()
-            loaded = load_version(path, newest)
+            loaded = load_version(path, version)
             n_warm = run_warmup(loaded) if self.warmup else 0
-            log.info(
-                "%s version %d ready in %.1f s (%d warm-up requests)",
+        except Exception as e:  # a broken or half-copied export must not take the server down
+            retry = "retrying once its files change" if version not in self._failed else "still failing"
+            self._failed[version] = fingerprint
+            log.error(
+                "failed to load %s version %d from %s (%s): %s",
                 self.model_name,
-                newest,
-                time.perf_counter() - t0,
-                n_warm,
+                version,
+                path,
+                retry,
+                str(e).strip().splitlines()[0][:500] if str(e).strip() else type(e).__name__,
             )
-        except Exception as e:  # a broken export must not take the server down
-            self._failed.add(newest)
-            log.error("failed to load %s version %d from %s: %s", self.model_name, newest, path, e)
             return False
+        self._failed.pop(version, None)
         with self._lock:
             old, self._current = self._current, loaded
         log.info(
-            "loaded %s version %d from %s (signatures: %s)%s",
+            "loaded %s version %d from %s in %.1f s (%d warm-up requests; signatures: %s)%s",
             self.model_name,
-            newest,
+            version,
             path,
+            time.perf_counter() - t0,
+            n_warm,
             ", ".join(sorted(loaded.signatures)),
             f"; unloaded version {old.version}" if old else "",
         )
@@ -195,7 +239,8 @@ class ModelStore:
         if model_name != self.model_name:
             raise ServingError(
                 "NOT_FOUND",
-                f"Servable not found for request: unknown model {model_name!r} (serving {self.model_name!r})",
+                f"Servable not found for request: unknown model {clip(model_name)} "
+                f"(serving {self.model_name!r})",
             )
         current = self.current
         if current is None:

@@ -3,8 +3,10 @@
 Everything a client can get wrong is checked here, BEFORE the graph runs, so that the answer is a clear
 INVALID_ARGUMENT naming the input and what was expected (rather than a TF stack trace), and a bad
 request never costs compute: missing or unexpected inputs, wrong dtype (strict, as TF Serving: an int64
-tensor for an int32 input is an error), wrong rank or size, NaN/Inf values, empty or oversized batches,
-and out-of-range scalars (`n`, `steps`, `restarts`, `iterations`).
+tensor for an int32 input is an error), wrong rank or size, NaN/Inf values, image pixels outside
+[-1, 1], empty or oversized batches, and out-of-range scalars (`n`, `steps`, `restarts`, `iterations`).
+Dtype, shape and decoded size are checked from the declaration (`check_declared`) before a request's
+tensors are materialised.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from serving.errors import ServingError, invalid
+from serving.errors import ServingError, clip, clip_names, invalid
 from serving.model_store import LoadedVersion, ModelStore, Signature
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -47,38 +49,82 @@ def _check_scalar_range(name: str, arr: np.ndarray, lo: int, hi: int | None, why
         raise invalid(f"input {name!r} must be {bound} ({why}), got {value}")
 
 
-def check_inputs(sig: Signature, arrays: dict, limits: Limits) -> None:
-    """Raise INVALID_ARGUMENT unless `arrays` (name -> numpy array) fits `sig` and the limits."""
-    expected, given = set(sig.inputs), set(arrays)
+def _itemsize(dtype: tf.DType) -> int:
+    # Strings become numpy object arrays: a pointer each, plus the bytes (counted by the payload limit).
+    return 8 if dtype == tf.string else dtype.size
+
+
+def check_declared(sig: Signature, declared: dict, limits: Limits) -> None:
+    """The checks that need only each input's dtype and shape, run BEFORE any tensor is materialised.
+
+    A TensorProto (or a JSON list) can declare a shape far larger than its payload (one `float_val`
+    broadcast to `[4000000, 16]`), so the batch size and the decoded size are bounded here, from the
+    declaration alone.
+
+    Args:
+        sig: the signature the request is for.
+        declared: input name -> `(tf.DType or None if it is converted to the signature's dtype, shape
+            tuple of ints)`.
+        limits: request limits.
+
+    Raises:
+        ServingError: INVALID_ARGUMENT naming the first input that does not fit.
+    """
+    expected, given = set(sig.inputs), set(declared)
     if expected != given:
         parts = [f"signature {sig.name!r} takes inputs {sorted(expected)}"]
         if expected - given:
             parts.append(f"missing: {sorted(expected - given)}")
         if given - expected:
-            parts.append(f"unexpected: {sorted(given - expected)}")
+            parts.append(f"unexpected: {clip_names(given - expected)}")
         raise invalid("; ".join(parts))
     for name, info in sig.inputs.items():
-        arr = arrays[name]
+        got, shape = declared[name]
         want = info.dtype
-        got = tf.as_dtype(arr.dtype) if arr.dtype != object else tf.string
-        if got != want:
+        if got is not None and got != want:
             raise invalid(f"input {name!r}: expected dtype {want.name}, got {got.name}")
         if info.shape is not None:
-            ok = arr.ndim == len(info.shape) and all(
-                w is None or w == g for w, g in zip(info.shape, arr.shape, strict=False)
+            ok = len(shape) == len(info.shape) and all(
+                w is None or w == g for w, g in zip(info.shape, shape, strict=False)
             )
             if not ok:
                 raise invalid(
-                    f"input {name!r}: expected shape {shape_str(info.shape)}, got {shape_str(arr.shape)}"
+                    f"input {name!r}: expected shape {shape_str(info.shape)}, got {shape_str(shape)}"
                 )
             if info.shape and info.shape[0] is None:
-                if not 1 <= arr.shape[0] <= limits.max_batch:
+                if not 1 <= shape[0] <= limits.max_batch:
                     raise invalid(
                         f"input {name!r}: batch size must be between 1 and --max_batch={limits.max_batch}, "
-                        f"got {arr.shape[0]}"
+                        f"got {shape[0]}"
                     )
-        if want.is_floating and not np.all(np.isfinite(arr)):
+        nbytes = int(np.prod(shape, dtype=object)) * _itemsize(want)
+        if nbytes > limits.max_request_bytes:
+            raise invalid(
+                f"input {name!r}: shape {shape_str(shape)} is {nbytes} bytes decoded, above "
+                f"--max_request_bytes={limits.max_request_bytes}"
+            )
+
+
+def check_inputs(sig: Signature, arrays: dict, limits: Limits) -> None:
+    """Raise INVALID_ARGUMENT unless `arrays` (name -> numpy array) fits `sig` and the limits."""
+    check_declared(
+        sig,
+        {k: (tf.as_dtype(a.dtype) if a.dtype != object else tf.string, a.shape) for k, a in arrays.items()},
+        limits,
+    )
+    for name, info in sig.inputs.items():
+        arr = arrays[name]
+        if info.dtype.is_floating and not np.all(np.isfinite(arr)):
             raise invalid(f"input {name!r}: contains NaN or Inf values")
+    # Image inputs (only `reconstruct` takes one) are generator outputs: tanh range, see
+    # export/signatures.py. Values outside it cannot be reconstructed and would only burn L-BFGS time.
+    images = arrays.get("images")
+    if images is not None and images.size and sig.inputs["images"].dtype.is_floating:
+        lo, hi = float(images.min()), float(images.max())
+        if lo < -1.0 or hi > 1.0:
+            raise invalid(
+                f"input 'images': pixel values must lie in [-1, 1], got values in [{lo:.4g}, {hi:.4g}]"
+            )
     # Scalars with a meaning in this project's signatures (export/signatures.py).
     for name in ("n", "steps"):
         if name in arrays and arrays[name].ndim == 0:
@@ -119,7 +165,7 @@ class Predictor:
         name = signature_name or DEFAULT_SIGNATURE
         sig = loaded.signatures.get(name)
         if sig is None:
-            raise invalid(f"signature {name!r} not found; available: {sorted(loaded.signatures)}")
+            raise invalid(f"signature {clip(name)} not found; available: {sorted(loaded.signatures)}")
         return loaded, sig
 
     def run(self, sig: Signature, arrays: dict, output_filter=()) -> dict:
@@ -128,7 +174,8 @@ class Predictor:
         unknown = sorted(set(output_filter) - set(sig.outputs))
         if unknown:
             raise invalid(
-                f"output_filter names unknown outputs {unknown}; {sig.name!r} has {sorted(sig.outputs)}"
+                f"output_filter names unknown outputs {clip_names(unknown)}; "
+                f"{sig.name!r} has {sorted(sig.outputs)}"
             )
         try:
             out = sig.fn(**{k: tf.constant(v, dtype=sig.inputs[k].dtype) for k, v in arrays.items()})

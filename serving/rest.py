@@ -1,4 +1,4 @@
-"""TF Serving's REST API on the standard library's `ThreadingHTTPServer`.
+"""TF Serving's REST API as a Starlette (ASGI) app; serving/http_server.py runs it on Uvicorn.
 
 Routes (as TF Serving, plus a health check):
 - `GET  /v1/models/NAME[/versions/N]`            -> `{"model_version_status": [...]}`
@@ -7,7 +7,9 @@ Routes (as TF Serving, plus a health check):
   row format      `{"signature_name": S, "instances": [...]}` -> `{"predictions": [...]}` or
   columnar format `{"signature_name": S, "inputs": {...}}`    -> `{"outputs": {...}}`
 - `GET  /healthz` -> 200 `{"status": "SERVING", ...}` once a version is loaded, else 503.
-Errors are `{"error": "message"}` with HTTP 400 (malformed request) or 404 (unknown model or version).
+Errors are `{"error": "message"}` with HTTP 400 (malformed request), 404 (unknown model, version or
+path) or 405 (wrong verb, with an `Allow` header). The routes of `serving.explorer.routes()` are mounted
+beside the API.
 
 JSON numbers are converted to the signature's dtype (as TF Serving does); a fractional number for an
 integer input is an error. Signatures with scalar inputs (`sample`, `interpolate`, `reconstruct`) need
@@ -19,17 +21,22 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 from google.protobuf import json_format
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from tensorflow_serving.apis import get_model_metadata_pb2
 
-from serving.errors import ServingError, invalid
+from serving.errors import ServingError, clip, clip_names, invalid
 from serving.model_store import TensorInfo
-from serving.predictor import Predictor, shape_str
+from serving.predictor import Limits, Predictor, check_declared, shape_str
 
 log = logging.getLogger("serving")
 
@@ -73,14 +80,44 @@ def _to_json(arr: np.ndarray):
     return arr.tolist()
 
 
-def parse_predict_body(body: dict, sig) -> tuple[dict, bool]:
-    """Turn a predict JSON body into `(input name -> array, is_row_format)`."""
+_MAX_JSON_RANK = 32  # well above any signature's rank; numpy itself stops at 64
+
+
+def _nested_shape(name: str, value) -> tuple:
+    """The shape a nested JSON list declares (read along the first elements; raggedness is found later)."""
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        if len(shape) > _MAX_JSON_RANK:
+            raise invalid(f"input {clip(name)}: lists nested deeper than {_MAX_JSON_RANK} levels")
+        if not value:
+            break
+        value = value[0]
+    return tuple(shape)
+
+
+def _convert(sig, columns: dict, limits: Limits | None) -> dict:
+    """Input name -> array, after bounding every input by its declared shape (before numpy copies it)."""
+    if limits is not None:
+        check_declared(sig, {k: (None, _nested_shape(k, v)) for k, v in columns.items()}, limits)
+    # Unknown names were refused above; without limits check_inputs reports them later.
+    return {
+        k: json_to_array(k, v, sig.inputs[k]) if k in sig.inputs else np.asarray(0)
+        for k, v in columns.items()
+    }
+
+
+def parse_predict_body(body: dict, sig, limits: Limits | None = None) -> tuple[dict, bool]:
+    """Turn a predict JSON body into `(input name -> array, is_row_format)`.
+
+    With `limits`, the inputs' nested-list shapes are checked against them before any array is built.
+    """
     has_rows, has_cols = "instances" in body, "inputs" in body
     if has_rows == has_cols:
         raise invalid('request body must have exactly one of "instances" (row format) or "inputs" (columnar)')
     unknown = set(body) - {"instances", "inputs", "signature_name"}
     if unknown:
-        raise invalid(f"unexpected fields in request body: {sorted(unknown)}")
+        raise invalid(f"unexpected fields in request body: {clip_names(unknown)}")
     names = list(sig.inputs)
     if has_cols:
         cols = body["inputs"]
@@ -88,10 +125,7 @@ def parse_predict_body(body: dict, sig) -> tuple[dict, bool]:
             if len(names) != 1:
                 raise invalid(f'"inputs" must be an object naming {names} for signature {sig.name!r}')
             cols = {names[0]: cols}
-        return {
-            k: json_to_array(k, v, sig.inputs[k]) if k in sig.inputs else np.asarray(0)
-            for k, v in cols.items()
-        }, False
+        return _convert(sig, cols, limits), False
     rows = body["instances"]
     if not isinstance(rows, list) or not rows:
         raise invalid('"instances" must be a non-empty list')
@@ -110,10 +144,7 @@ def parse_predict_body(body: dict, sig) -> tuple[dict, bool]:
             f"inputs {sorted(scalars)} of signature {sig.name!r} are scalars, which the row format cannot "
             f'express; use the columnar format {{"inputs": {{...}}}}'
         )
-    return {
-        k: json_to_array(k, v, sig.inputs[k]) if k in sig.inputs else np.asarray(0)
-        for k, v in stacked.items()
-    }, True
+    return _convert(sig, stacked, limits), True
 
 
 def format_predict_response(outputs: dict, row_format: bool) -> dict:
@@ -144,131 +175,174 @@ def _status_json(version: int) -> dict:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    predictor: Predictor  # set on the subclass made by make_rest_server
-    protocol_version = "HTTP/1.1"
-    server_version = "biogans-serving"
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+_PATH_HINT = "expected /v1/models/NAME[/versions/N][:predict|/metadata]"
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        log.debug("rest %s", format % args)
 
-    def _send(self, status: int, obj) -> None:
-        data = json.dumps(obj, allow_nan=True).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+class _BodyRefusedError(ServingError):
+    """A body refused before (or while) reading it: the connection is closed after the answer,
+    since its unread rest would otherwise be parsed as the next request."""
 
-    def _serve(self, method: str) -> None:
-        t0 = time.perf_counter()
-        status = 500
+    def __init__(self, message: str):
+        super().__init__("INVALID_ARGUMENT", message)
+
+
+def _json_response(status: int, obj, headers: dict | None = None) -> Response:
+    data = json.dumps(obj, allow_nan=True).encode()
+    return Response(data, status_code=status, headers=headers, media_type="application/json")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing one above `limit` bytes without buffering it."""
+    length = request.headers.get("content-length")
+    chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
+    if length is None and not chunked:
+        raise _BodyRefusedError("a Content-Length header is required")
+    if length is not None and int(length) > limit:  # h11 has already checked that it is a number
+        raise _BodyRefusedError(f"request body is {int(length)} bytes, above --max_request_bytes={limit}")
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise _BodyRefusedError(f"request body is above --max_request_bytes={limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_json(raw: bytes) -> dict:
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise invalid(f"request body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise invalid("request body is not valid JSON: nested too deeply") from None
+    if not isinstance(body, dict):
+        raise invalid("request body must be a JSON object")
+    return body
+
+
+def _predict(predictor: Predictor, name: str, version: int | None, raw: bytes) -> dict:
+    """Parse, validate and run one predict body (in a worker thread: it is CPU-bound)."""
+    body = _parse_json(raw)
+    sig_name = body.get("signature_name") or ""
+    if not isinstance(sig_name, str):
+        raise invalid('"signature_name" must be a string')
+    _, sig = predictor.resolve(name, version, sig_name)
+    arrays, row_format = parse_predict_body(body, sig, predictor.limits)
+    outputs = predictor.run(sig, arrays)
+    return format_predict_response(outputs, row_format)
+
+
+def _metadata(predictor: Predictor, name: str, version: int | None) -> dict:
+    loaded = predictor.store.get(name, version)
+    sig_map = get_model_metadata_pb2.SignatureDefMap()
+    for key, sig_def in loaded.signature_defs.items():
+        sig_map.signature_def[key].CopyFrom(sig_def)
+    return {
+        "model_spec": {"name": name, "signature_name": "", "version": str(loaded.version)},
+        "metadata": {"signature_def": json_format.MessageToDict(sig_map, preserving_proto_field_name=True)},
+    }
+
+
+def _method_not_allowed(method: str, path: str, allowed: list[str]) -> Response:
+    return _json_response(
+        405,
+        {"error": f"method {method} is not allowed on {clip(path)}; use {' or '.join(allowed)}"},
+        {"Allow": ", ".join(allowed)},
+    )
+
+
+class _AccessLog:
+    """ASGI middleware: one log line per HTTP request with its status and latency."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0, status = time.perf_counter(), [500]
+
+        async def send_logged(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
         try:
-            status, obj = self._route(method)
+            await self.app(scope, receive, send_logged)
+        finally:
+            log.info(
+                "rest %s %s status=%d latency_ms=%.1f",
+                scope["method"],
+                clip(scope["path"], 200),
+                status[0],
+                1000 * (time.perf_counter() - t0),
+            )
+
+
+def make_rest_app(predictor: Predictor, extra_routes: list = ()) -> Starlette:
+    """The REST API as an ASGI app.
+
+    Args:
+        predictor: resolves and runs requests (shared with gRPC).
+        extra_routes: more Starlette routes served beside the API (the explorer's pages).
+
+    Returns:
+        A Starlette app; every error answer is JSON `{"error": message}`.
+    """
+    store = predictor.store
+
+    async def healthz(request: Request) -> Response:
+        current = store.current
+        if current is None:
+            return _json_response(503, {"status": "LOADING", "model": store.model_name})
+        body = {"status": "SERVING", "model": store.model_name, "version": current.version}
+        return _json_response(200, body)
+
+    async def models(request: Request) -> Response:
+        method, path = request.method, request.url.path
+        try:
+            m = _MODEL_PATH.match(path)
+            if not m:
+                return _json_response(404, {"error": f"unknown path {clip(path)}; {_PATH_HINT}"})
+            name, version, suffix = m.group(1), m.group(2), m.group(3)
+            version = int(version) if version else None
+            allowed = {":predict": ["POST"], "/metadata": ["GET"]}.get(suffix, ["GET", "POST"])
+            if method not in allowed:
+                return _method_not_allowed(method, path, allowed)
+            if method == "GET":
+                if suffix == "/metadata":
+                    return _json_response(200, await run_in_threadpool(_metadata, predictor, name, version))
+                return _json_response(200, _status_json(store.get(name, version).version))
+            raw = await _read_body(request, predictor.limits.max_request_bytes)
+            return _json_response(200, await run_in_threadpool(_predict, predictor, name, version, raw))
         except ServingError as e:
-            status, obj = e.http_status, {"error": e.message}
-        except Exception as e:  # a bug must not kill the server
-            log.exception("rest %s %s failed", method, self.path)
-            status, obj = 500, {"error": f"{type(e).__name__}: {e}"}
-        try:
-            self._send(status, obj)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        log.info(
-            "rest %s %s status=%d latency_ms=%.1f",
-            method,
-            self.path,
-            status,
-            1000 * (time.perf_counter() - t0),
-        )
+            headers = {"Connection": "close"} if isinstance(e, _BodyRefusedError) else None
+            return _json_response(e.http_status, {"error": e.message}, headers)
+        except Exception as e:  # a bug must not kill the server, nor answer in HTML
+            log.exception("rest %s %s failed", method, clip(path, 200))
+            message = ServingError("INTERNAL", f"{type(e).__name__}: {e}").message  # length-capped
+            return _json_response(500, {"error": message})
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        self._serve("GET")
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        # Starlette's own 404 (no route) and 405 (a route's wrong verb), in JSON as every other error.
+        path = request.url.path
+        if exc.status_code == 405:
+            allowed = sorted((exc.headers or {}).get("Allow", "GET").split(", "))  # Starlette's order varies
+            return _method_not_allowed(request.method, path, allowed)
+        if exc.status_code == 404:
+            return _json_response(404, {"error": f"unknown path {clip(path)}; {_PATH_HINT}"})
+        return _json_response(exc.status_code, {"error": exc.detail}, exc.headers)
 
-    def do_POST(self):  # noqa: N802
-        self._serve("POST")
-
-    def _read_json(self) -> dict:
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
-            self.close_connection = True
-            raise invalid("a Content-Length header is required")
-        length = int(length)
-        limit = self.predictor.limits.max_request_bytes
-        if length > limit:
-            # Do not read (and buffer) an oversized body; drop the connection after answering.
-            self.close_connection = True
-            raise invalid(f"request body is {length} bytes, above --max_request_bytes={limit}")
-        raw = self.rfile.read(length)
-        try:
-            body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise invalid(f"request body is not valid JSON: {e}") from None
-        if not isinstance(body, dict):
-            raise invalid("request body must be a JSON object")
-        return body
-
-    def _route(self, method: str):
-        store = self.predictor.store
-        path = self.path.split("?", 1)[0]
-        if path == "/healthz" and method == "GET":
-            current = store.current
-            if current is None:
-                return 503, {"status": "LOADING", "model": store.model_name}
-            return 200, {"status": "SERVING", "model": store.model_name, "version": current.version}
-        m = _MODEL_PATH.match(path)
-        if not m:
-            if method == "POST":
-                self._discard_body()
-            return 404, {
-                "error": f"unknown path {path!r}; expected /v1/models/NAME[/versions/N][:predict|/metadata]"
-            }
-        name, version, suffix = m.group(1), m.group(2), m.group(3)
-        version = int(version) if version else None
-        if method == "GET":
-            if suffix == ":predict":
-                return 405, {"error": "use POST for :predict"}
-            loaded = store.get(name, version)
-            if suffix == "/metadata":
-                sig_map = get_model_metadata_pb2.SignatureDefMap()
-                for key, sig_def in loaded.signature_defs.items():
-                    sig_map.signature_def[key].CopyFrom(sig_def)
-                return 200, {
-                    "model_spec": {"name": name, "signature_name": "", "version": str(loaded.version)},
-                    "metadata": {
-                        "signature_def": json_format.MessageToDict(sig_map, preserving_proto_field_name=True)
-                    },
-                }
-            return 200, _status_json(loaded.version)
-        if suffix == "/metadata":
-            self._discard_body()
-            return 405, {"error": "use GET for /metadata"}
-        body = self._read_json()
-        sig_name = body.get("signature_name") or ""
-        if not isinstance(sig_name, str):
-            raise invalid('"signature_name" must be a string')
-        _, sig = self.predictor.resolve(name, version, sig_name)
-        arrays, row_format = parse_predict_body(body, sig)
-        outputs = self.predictor.run(sig, arrays)
-        return 200, format_predict_response(outputs, row_format)
-
-    def _discard_body(self) -> None:
-        length = self.headers.get("Content-Length", "0")
-        if length.isdigit() and int(length) <= self.predictor.limits.max_request_bytes:
-            self.rfile.read(int(length))
-        else:
-            self.close_connection = True
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/v1/models/{rest:path}", models, methods=_ALL_METHODS),
+        *extra_routes,
+    ]
+    return Starlette(
+        routes=routes, middleware=[Middleware(_AccessLog)], exception_handlers={HTTPException: http_error}
+    )
 
 
-def make_rest_server(
-    predictor: Predictor, host: str, port: int
-) -> tuple[ThreadingHTTPServer, threading.Thread]:
-    """Bind the REST server (one thread per connection) and return it with its not-yet-started thread."""
-    handler = type("RestHandler", (_Handler,), {"predictor": predictor})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="rest", daemon=True)
-    return server, thread
-
-
-__all__ = ["make_rest_server", "json_to_array", "parse_predict_body", "format_predict_response", "shape_str"]
+__all__ = ["make_rest_app", "json_to_array", "parse_predict_body", "format_predict_response", "shape_str"]

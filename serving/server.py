@@ -1,12 +1,14 @@
-"""A TF-Serving-compatible model server (gRPC + REST) for exported biogans generators.
+r"""A TF-Serving-compatible model server (gRPC + REST) for exported biogans generators.
 
     python -m serving.server --model_base_path BASE/NAME --model_name NAME \
-        [--port 8500] [--rest_api_port 8501] [--host 127.0.0.1] [--max_batch 1024]
+        [--port 8500] [--rest_api_port 8501] [--host 127.0.0.1] [--max_batch 1024] [--explorer_api URL]
 
 Speaks the official `tensorflow.serving` gRPC services (PredictionService.Predict/GetModelMetadata,
 ModelService.GetModelStatus) and TF Serving's REST API, so clients written for TF Serving work unchanged
-and the same export runs on the real `tensorflow/serving` image in production. Serves the highest
-version under the base path and picks up newly exported versions by polling. SIGTERM/SIGINT stop it
+and the same export runs on the real `tensorflow/serving` image in production. REST runs on Uvicorn
+(serving/http_server.py) in a thread of this process, beside the gRPC server, and also serves the
+`/explorer` page (serving/explorer). Serves the highest version under the base path and picks up
+newly exported versions by polling. SIGTERM/SIGINT stop it
 gracefully: no new requests, in-flight ones finish (up to --grace_seconds), exit code 0.
 """
 
@@ -20,10 +22,7 @@ import threading
 
 from absl import app, flags
 
-from serving.grpc_service import make_grpc_server
-from serving.model_store import ModelStore
-from serving.predictor import Limits, Predictor
-from serving.rest import make_rest_server
+from biogans_tf.cli import run as run_program
 
 log = logging.getLogger("serving")
 
@@ -48,6 +47,9 @@ flags.DEFINE_float(
 flags.DEFINE_bool("enable_model_warmup", True, "Replay assets.extra/tf_serving_warmup_requests on load.")
 flags.DEFINE_integer("num_threads", 8, "gRPC worker threads.", lower_bound=1)
 flags.DEFINE_float("grace_seconds", 10.0, "On SIGTERM, time given to in-flight requests.", lower_bound=0)
+flags.DEFINE_string(
+    "explorer_api", "", "Origin of the REST API the /explorer page calls (default: the page's own origin)."
+)
 
 
 def _setup_logging() -> None:
@@ -60,6 +62,14 @@ def _setup_logging() -> None:
 
 def main(argv):
     del argv
+    # TensorFlow, gRPC and Starlette load here, after flag parsing: `--help` stays instant.
+    from serving import explorer
+    from serving.grpc_service import make_grpc_server
+    from serving.http_server import RestServer
+    from serving.model_store import ModelStore
+    from serving.predictor import Limits, Predictor
+    from serving.rest import make_rest_app
+
     _setup_logging()
     if not FLAGS.model_base_path:
         raise app.UsageError("--model_base_path is required")
@@ -74,9 +84,14 @@ def main(argv):
     predictor = Predictor(store, Limits(FLAGS.max_batch, FLAGS.max_iterations, FLAGS.max_request_bytes))
 
     grpc_server, grpc_port = make_grpc_server(predictor, FLAGS.host, FLAGS.port, FLAGS.num_threads)
-    rest_server = rest_thread = None
+    rest_server = None
     if FLAGS.rest_api_port >= 0:
-        rest_server, rest_thread = make_rest_server(predictor, FLAGS.host, FLAGS.rest_api_port)
+        try:
+            explorer_routes = explorer.routes(api_base=FLAGS.explorer_api, model_name=name)
+        except ValueError as e:  # a malformed --explorer_api
+            raise app.UsageError(str(e)) from None
+        rest_app = make_rest_app(predictor, explorer_routes)
+        rest_server = RestServer(rest_app, FLAGS.host, FLAGS.rest_api_port, FLAGS.grace_seconds)
 
     stop = threading.Event()
 
@@ -88,10 +103,10 @@ def main(argv):
     signal.signal(signal.SIGINT, on_signal)
 
     grpc_server.start()
-    if rest_thread is not None:
-        rest_thread.start()
+    if rest_server is not None:
+        rest_server.start()
     store.start()
-    rest_port = rest_server.server_address[1] if rest_server else None
+    rest_port = rest_server.port if rest_server else None
     log.info(
         "serving %s: gRPC on %s:%d, REST on %s",
         name,
@@ -103,14 +118,19 @@ def main(argv):
     while not stop.wait(0.5):
         pass
 
-    # Stop accepting, let in-flight gRPC calls finish, then stop REST and the poller.
-    grpc_server.stop(FLAGS.grace_seconds).wait()
+    # Stop accepting on both, let in-flight calls finish (REST drains while gRPC does), then the poller.
+    grpc_done = grpc_server.stop(FLAGS.grace_seconds)
     if rest_server is not None:
-        rest_server.shutdown()
-        rest_server.server_close()
+        rest_server.stop(FLAGS.grace_seconds + 5)
+    grpc_done.wait()
     store.stop()
     log.info("shut down cleanly")
 
 
+def cli():
+    """Console script `biogans-serve` (and `python -m serving.server`)."""
+    run_program(main, __doc__, __name__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    cli()

@@ -12,9 +12,8 @@ import datetime
 import json
 import os
 
-from biogans_tf.losses.registry import LOSSES, get_loss
-from biogans_tf.models.geometry import check_image_size, tower_plan
-from biogans_tf.models.registry import ARCHS
+# The registries (biogans_tf.models / losses) import Keras and TensorFlow: the functions below import
+# them when called, so `biogans-train --help` and flag parsing stay fast.
 
 PAPER_PROTEINS = ("Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1")
 PRECISIONS = ("float32", "bf16", "mixed_float16")
@@ -42,6 +41,7 @@ RESUMABLE_CHANGES = frozenset(
         "resume",
         "preset",
         "sample_every",
+        "palette",
         "checkpoint_every",
         "keep_checkpoints",
         "log_every",
@@ -82,8 +82,39 @@ PRESETS: dict[str, dict] = {
 }
 
 
+# Per-family settings a preset adds for an architecture family (`biogans_tf.models.registry`), on
+# top of `PRESETS`. The reference's multichannel run scripts
+# (experiments/models_6class_conditional/train_size-48-80_6class_wgangp-multichannel[-sep]-adam.sh)
+# train a wider model with a larger latent and a 1/7 red share: one red channel of seven.
+FAMILY_PRESETS: dict[str, dict[str, dict]] = {
+    "paper": {"multichannel": dict(nz=350, ngf=224, ndf=224, red_portion=0.143)},
+}
+
+
 class ConfigError(ValueError):
     """An invalid or incompatible flag; the message names the flag and what was expected."""
+
+
+def preset_values(preset: str, arch: str) -> dict:
+    """The settings `--preset=preset` gives `--arch=arch`: `PRESETS` plus the family's overrides.
+
+    Args:
+        preset: a key of `PRESETS` or '' (no preset: empty dict).
+        arch: an architecture name; an unknown one gets the preset's common settings only
+            (`validate` reports it).
+
+    Raises:
+        ConfigError: unknown preset.
+    """
+    if preset and preset not in PRESETS:
+        raise ConfigError(f"--preset={preset!r}: expected one of {sorted(PRESETS)}")
+    from biogans_tf.models.registry import ARCHS
+
+    values = dict(PRESETS.get(preset, {}))
+    spec = ARCHS.get(arch)
+    if spec is not None:
+        values.update(FAMILY_PRESETS.get(preset, {}).get(spec.family, {}))
+    return values
 
 
 @dataclasses.dataclass
@@ -98,6 +129,11 @@ class TrainConfig:
     data: str = "sim"
     proteins: tuple[str, ...] | None = PAPER_PROTEINS
     image_size: tuple[int, int] = (48, 80)
+    # Own data only (`--data own:DIR`, biogans_tf.data.own): which channel is red / green, the
+    # per-image percentile stretch (None: keep the file's values), how crops reach image_size.
+    channel_map: str = "red=0,green=1"
+    percentiles: tuple[float, float] | None = (0.5, 99.5)
+    resize_policy: str = "pad_or_crop"
     batch_size: int = 64
     steps: int = 50000
     nz: int = 100
@@ -121,6 +157,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     preset: str = ""
     sample_every: int = 500
+    palette: str = "red-green"  # how sample grids show the channels (biogans_tf.viz.PALETTES)
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
     log_every: int = 50
@@ -151,10 +188,14 @@ class TrainConfig:
         if d.get("proteins") is not None:
             d["proteins"] = tuple(d["proteins"])
         d["image_size"] = tuple(d.get("image_size", (48, 80)))
+        if d.get("percentiles") is not None:
+            d["percentiles"] = tuple(d["percentiles"])  # JSON list -> the tuple a flag gives
         return cls(**d)
 
     def loss(self):
         """The `GanLoss` with this config's (resolved) settings."""
+        from biogans_tf.losses.registry import get_loss
+
         return get_loss(self.gan, **{k: getattr(self, k) for k in LOSS_FIELDS})
 
 
@@ -169,6 +210,18 @@ def parse_image_size(text) -> tuple[int, int]:
     except (TypeError, ValueError):
         raise ConfigError(f"--image_size={text!r}: expected HEIGHTxWIDTH, e.g. 48x80") from None
     return h, w
+
+
+def parse_percentiles(text) -> tuple[float, float] | None:
+    """'0.5,99.5' -> (0.5, 99.5); 'none' -> None (own data keeps its values; see biogans_tf.data.own)."""
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("none", "")):
+        return None
+    parts = list(text) if isinstance(text, tuple | list) else str(text).split(",")
+    try:
+        lo, hi = (float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--percentiles={text!r}: expected LOW,HIGH (e.g. 0.5,99.5) or none") from None
+    return lo, hi
 
 
 def parse_proteins(text) -> tuple[str, ...] | None:
@@ -194,9 +247,8 @@ def resolve(explicit: dict, preset: str = "") -> TrainConfig:
         explicit: flags given on the command line (field name -> value, already parsed).
         preset: a key of `PRESETS` or ''.
     """
-    if preset and preset not in PRESETS:
-        raise ConfigError(f"--preset={preset!r}: expected one of {sorted(PRESETS)}")
-    values = dict(PRESETS.get(preset, {}))
+    arch = explicit.get("arch", PRESETS.get(preset, {}).get("arch", TrainConfig.arch))
+    values = preset_values(preset, arch)
     values.update(explicit)
     values["preset"] = preset
     names = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -204,6 +256,8 @@ def resolve(explicit: dict, preset: str = "") -> TrainConfig:
     if unknown:
         raise ConfigError(f"unknown settings {unknown}")
     cfg = TrainConfig(**values)
+    from biogans_tf.losses.registry import LOSSES
+
     if cfg.gan not in LOSSES:
         raise ConfigError(f"--gan={cfg.gan!r}: expected one of {sorted(LOSSES)}")
     defaults = LOSSES[cfg.gan]()
@@ -229,6 +283,11 @@ def validate(cfg: TrainConfig) -> None:
     Raises:
         ConfigError: naming the flag and what was expected.
     """
+    from biogans_tf.losses.registry import LOSSES
+    from biogans_tf.models.geometry import check_image_size, tower_plan
+    from biogans_tf.models.registry import ARCHS
+    from biogans_tf.viz import PALETTES
+
     if cfg.arch not in ARCHS:
         raise ConfigError(f"--arch={cfg.arch!r}: expected one of {sorted(ARCHS)}")
     if cfg.gan not in LOSSES:
@@ -261,6 +320,9 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--ema_decay={cfg.ema_decay}: expected a value in [0, 1)")
     if cfg.strategy not in STRATEGIES:
         raise ConfigError(f"--strategy={cfg.strategy!r}: expected one of {list(STRATEGIES)}")
+    _validate_own_data(cfg)
+    if cfg.palette not in PALETTES:
+        raise ConfigError(f"--palette={cfg.palette!r}: expected one of {', '.join(PALETTES)}")
     if cfg.precision not in PRECISIONS:
         raise ConfigError(f"--precision={cfg.precision!r}: expected one of {list(PRECISIONS)}")
     if str(cfg.jit_compile).lower() not in ("auto", "true", "false"):
@@ -275,6 +337,21 @@ def validate(cfg: TrainConfig) -> None:
         cfg.loss()
     except ValueError as e:
         raise ConfigError(str(e)) from None
+
+
+def _validate_own_data(cfg: TrainConfig) -> None:
+    from biogans_tf.data.errors import DataError
+    from biogans_tf.data.own import RESIZE_POLICIES, parse_channel_map
+
+    if cfg.resize_policy not in RESIZE_POLICIES:
+        allowed = ", ".join(RESIZE_POLICIES)
+        raise ConfigError(f"--resize_policy={cfg.resize_policy!r}: expected one of {allowed}")
+    if cfg.percentiles is not None and not 0.0 <= cfg.percentiles[0] < cfg.percentiles[1] <= 100.0:
+        raise ConfigError(f"--percentiles={cfg.percentiles}: expected 0 <= LOW < HIGH <= 100")
+    try:
+        parse_channel_map(cfg.channel_map)
+    except DataError as e:
+        raise ConfigError(f"--{e}") from None
 
 
 def merge_for_resume(saved: TrainConfig, explicit: dict, path: str) -> TrainConfig:

@@ -24,7 +24,12 @@ import numpy as np
 from absl import app, flags, logging
 
 TASKS = ("c2st_real", "c2st_fake", "reconstruct", "interpolate", "joint")
+# Mirrors of the library's allowed values (kept here so the flag check needs no TF import).
+C2ST_CRITICS = ("wgan-gp", "wgan", "gan")
+LBFGS_BUDGETS = ("fast", "reference")
+SEPARABLE_RED = ("per-restart", "shared-best")
 ENDPOINTS = ("reconstruct", "random", "file")
+PALETTES = ("red-green", "magenta-green", "gray")  # = biogans_tf.viz.PALETTES
 
 
 @dataclasses.dataclass
@@ -37,11 +42,16 @@ class EvalOptions:
     data: str = ""  # default: the run's data, else "sim"
     proteins: str = ""  # default: the run's proteins, else the paper's six
     image_size: str = ""  # default: the run's, else 48x80
+    # Own data (`--data own:DIR`): "" = the run's setting, else the own-data reader's default.
+    channel_map: str = ""
+    percentiles: str = ""
+    resize_policy: str = ""
     out: str = ""
     seed: int = 0
     data_seed: int = -1  # -1: the run's seed, else 0
     quick: bool = False
     progress: bool = True
+    palette: str = "red-green"
     # C2ST
     n_splits: int = 10
     steps: int = 5000
@@ -50,8 +60,11 @@ class EvalOptions:
     lr: float = 1e-4
     max_critics: int = 0
     n_fake: int = 0
+    c2st_critic: str = "wgan-gp"
     # reconstruction
     iterations: int = 50
+    lbfgs_budget: str = "fast"
+    separable_red: str = "per-restart"
     restarts: int = 5
     max_per_protein: int = 100
     modes: str = "regular,separable"
@@ -96,8 +109,9 @@ def _settings(o: EvalOptions):
     from biogans_tf.eval.c2st import C2STSettings
 
     return C2STSettings(
-        n_splits=o.n_splits, steps=o.steps, batch_size=o.batch_size, ndf=o.ndf, lr=o.lr, seed=o.seed
-    )
+        n_splits=o.n_splits, steps=o.steps, batch_size=o.batch_size, ndf=o.ndf, lr=o.lr, seed=o.seed,
+        critic=o.c2st_critic,
+    )  # fmt: skip
 
 
 def _load_run(o: EvalOptions):
@@ -116,7 +130,27 @@ def _load(o: EvalOptions, split: str, proteins, image_size, run=None):
     from biogans_tf.data import sources
 
     data, seed = _data_of(o, run)
-    return sources.load(data, split, proteins=list(proteins), image_size=image_size, seed=seed)
+    return sources.load(
+        data, split, proteins=list(proteins), image_size=image_size, seed=seed, **_own_options(o, run)
+    )
+
+
+def _own_options(o: EvalOptions, run=None) -> dict:
+    """channel_map / percentiles / resize_policy: the flag, else the run's config, else the reader's."""
+    from biogans_tf.data.errors import DataError
+
+    config = run.config if run else {}
+    channel_map = o.channel_map or config.get("channel_map") or "red=0,green=1"
+    resize_policy = o.resize_policy or config.get("resize_policy") or "pad_or_crop"
+    if o.percentiles:
+        text = o.percentiles.strip().lower()
+        try:
+            percentiles = None if text == "none" else tuple(float(t) for t in text.split(","))
+        except ValueError:
+            raise DataError("--percentiles", f"{o.percentiles!r}: expected LOW,HIGH or none") from None
+    else:
+        percentiles = config.get("percentiles", (0.5, 99.5))
+    return {"channel_map": channel_map, "percentiles": percentiles, "resize_policy": resize_policy}
 
 
 def _write_text(out: str, name: str, text: str) -> str:
@@ -149,7 +183,7 @@ def task_c2st_fake(o: EvalOptions) -> dict:
     run = _load_run(o)
     test = _load(o, "test", run.proteins, run.image_size, run)
     res = c2st_tables.fake_vs_real(
-        run, test, _settings(o), n_fake=o.n_fake or None, seed=o.seed,
+        run, test, _settings(o), n_fake=o.n_fake or None, seed=o.seed, fresh=not o.n_fake,
         max_critics=o.max_critics or None, progress=o.progress,
     )  # fmt: skip
     name = os.path.basename(os.path.normpath(o.run_dir)) if o.run_dir else os.path.basename(o.generator)
@@ -167,6 +201,7 @@ def task_reconstruct(o: EvalOptions) -> dict:
     return evaluate_run(
         run, test, train, modes=_split_list(o.modes), iterations=o.iterations, restarts=o.restarts,
         seed=o.seed, max_per_protein=o.max_per_protein or None, out_dir=o.out, progress=o.progress,
+        budget=o.lbfgs_budget, separable_red=o.separable_red, palette=o.palette,
     )  # fmt: skip
 
 
@@ -224,12 +259,31 @@ def task_interpolate(o: EvalOptions) -> dict:
         )
         info.update(protein=protein, chosen=how, reconstruction_l2=[float(v) for v in l2])
         info["real_endpoints"] = interpolation.biology(cells)
-        from biogans_tf.viz import composite, grid, save_png
+        from biogans_tf.viz import composite, labelled_grid, save_png
 
-        save_png(os.path.join(o.out, "interp_endpoints_real.png"), grid(composite(cells)[None]), scale=3)
+        tiles = composite(cells, 1, o.palette)[None]
+        names = [f"young ({protein})", f"dividing ({protein})"]
+        save_png(os.path.join(o.out, "interp_endpoints_real.png"), labelled_grid(tiles, names, scale=3))
     kinds = _split_list(o.kinds)
-    res = interpolation.interpolation_study(run, z0, z1, steps=o.interp_steps, kinds=kinds, out_dir=o.out)
+    res = interpolation.interpolation_study(
+        run, z0, z1, steps=o.interp_steps, kinds=kinds, out_dir=o.out, palette=o.palette
+    )
+    _interpolation_tiffs(o, run, z0, z1, kinds, res)
     return {"arch": run.arch, "proteins": list(run.proteins), "steps": o.interp_steps, **info, "paths": res}
+
+
+def _interpolation_tiffs(o: EvalOptions, run, z0, z1, kinds, res) -> None:
+    """`interp_<kind>.ome.tif` beside each GIF: T = step, one named channel per protein (Fiji, napari)."""
+    from biogans_tf import tiff
+    from biogans_tf.eval import interpolation
+
+    for kind in kinds:
+        # Re-drawing the path costs interp_steps generator calls: cheap next to the reconstruction.
+        images = interpolation.render_path(run, interpolation.path_codes(z0, z1, o.interp_steps, kind))
+        name = f"interp_{kind}.ome.tif"
+        desc = f"biogans-tf {run.arch} {kind} interpolation, {o.interp_steps} steps (T axis)"
+        tiff.write_cells(os.path.join(o.out, name), images, run.proteins, time_axis=True, description=desc)
+        res[kind].setdefault("files", {})["tiff"] = name
 
 
 def _joint_truth(o: EvalOptions, run):
@@ -259,6 +313,7 @@ def _joint_truth(o: EvalOptions, run):
 
 
 def task_joint(o: EvalOptions) -> dict:
+    from biogans_tf.eval.c2st import GeneratorFakes
     from biogans_tf.eval.joint import joint_evaluation
 
     run = _load_run(o)
@@ -266,9 +321,11 @@ def task_joint(o: EvalOptions) -> dict:
         raise ValueError(f"--task=joint needs a star or multichannel generator, got arch {run.arch!r}")
     truth, ref, source = _joint_truth(o, run)
     generated = run.generate(run.joint_fn(), run.latents(len(truth), o.seed, 20))
+    fresh = GeneratorFakes(run.joint_fn(), run.nz)  # C2ST on fresh samples; statistics on `generated`
     res = joint_evaluation(
-        generated, truth, ref, run.proteins, settings=_settings(o), out_dir=o.out, progress=o.progress
-    )
+        generated, truth, ref, run.proteins, settings=_settings(o), out_dir=o.out, progress=o.progress,
+        fresh=fresh, palette=o.palette,
+    )  # fmt: skip
     return {"arch": run.arch, "truth": source, **res}
 
 
@@ -290,6 +347,14 @@ def evaluate(options: EvalOptions | dict) -> dict:
         raise ValueError(f"--task: expected one of {TASKS}, got {o.task!r}")
     if o.endpoints not in ENDPOINTS:
         raise ValueError(f"--endpoints: expected one of {ENDPOINTS}, got {o.endpoints!r}")
+    for flag, value, allowed in (
+        ("c2st_critic", o.c2st_critic, C2ST_CRITICS),
+        ("lbfgs_budget", o.lbfgs_budget, LBFGS_BUDGETS),
+        ("separable_red", o.separable_red, SEPARABLE_RED),
+        ("palette", o.palette, PALETTES),
+    ):
+        if value not in allowed:
+            raise ValueError(f"--{flag}: expected one of {'|'.join(allowed)}, got {value!r}")
     if o.task != "c2st_real" and not (o.run_dir or o.generator):
         raise ValueError(f"--task={o.task} needs --run_dir or --generator")
     if o.quick:
@@ -328,17 +393,27 @@ def _define_flags() -> None:
         "proteins": "comma-separated proteins (default: the run's; c2st_real: the paper's six)",
         "image_size": "HEIGHTxWIDTH for c2st_real (default 48x80; runs use their own)",
         "out": "output folder (default runs/eval/<task>)",
+        "channel_map": "own data: red/green channel indices, e.g. red=0,green=1 (default: the run's)",
+        "percentiles": "own data: LOW,HIGH stretched to 0..255, or none (default: the run's, else 0.5,99.5)",
+        "resize_policy": "own data: pad_or_crop, fit, stretch or exact (default: the run's)",
         "seed": "seed of splits, critics, latent draws and restarts",
         "data_seed": "simulator seed of the data (-1: the run's seed, else 0)",
         "quick": "shrink all settings for a smoke run",
         "progress": "show progress bars (stderr)",
+        "palette": f"colours of cell figures: {', '.join(PALETTES)} (magenta-green: colour-blind safe)",
         "n_splits": "C2ST random 50/50 splits (one critic each)",
         "steps": "C2ST critic training steps",
         "batch_size": "C2ST images per source per step",
         "ndf": "C2ST critic width",
         "lr": "C2ST critic Adam learning rate (paper: 1e-4; raise it for short runs)",
         "max_critics": "C2ST critics per stacked bank (0: all at once)",
-        "n_fake": "c2st_fake: generated images per protein (0: as many as test images)",
+        "n_fake": "c2st_fake: 0 = fresh generator samples at every critic step (the paper's); N > 0 = "
+        "a fixed set of N generated images per protein split 50/50 (the old protocol)",
+        "c2st_critic": "C2ST critic: wgan-gp (paper; score includes the penalty), wgan (clipping), gan",
+        "lbfgs_budget": "reconstruction L-BFGS budget: fast (--iterations, line search) or reference "
+        "(50 outer steps x up to 20 inner iterations, the reference's loss normalisation)",
+        "separable_red": "separable reconstruction: per-restart (red then green within each restart, "
+        "as the reference) or shared-best (one best red shared by all restarts)",
         "iterations": "reconstruction L-BFGS iterations (per phase)",
         "restarts": "reconstruction random restarts",
         "max_per_protein": "reconstruction: test cells per protein (0: all)",
@@ -352,18 +427,24 @@ def _define_flags() -> None:
     }
     for field in dataclasses.fields(EvalOptions):
         default = getattr(d, field.name)
+        name = FLAG_NAMES.get(field.name, field.name)
         if field.name == "task":
             flags.DEFINE_enum("task", default, list(TASKS), helps["task"])
         elif isinstance(default, bool):
-            flags.DEFINE_bool(field.name, default, helps[field.name])
+            flags.DEFINE_bool(name, default, helps[field.name])
         elif isinstance(default, float):
-            flags.DEFINE_float(field.name, default, helps[field.name])
+            flags.DEFINE_float(name, default, helps[field.name])
         elif isinstance(default, int):
-            flags.DEFINE_integer(field.name, default, helps[field.name])
+            flags.DEFINE_integer(name, default, helps[field.name])
         else:
-            flags.DEFINE_string(field.name, default, helps[field.name])
+            flags.DEFINE_string(name, default, helps[field.name])
+    for field, name in FLAG_NAMES.items():
+        flags.DEFINE_alias(field, name)  # the older flag name keeps working
 
 
+# Option field -> flag name where they differ: one name per concept across commands (`--steps`
+# is generator iterations in training, so the C2ST critic's training steps are `--c2st_steps`).
+FLAG_NAMES = {"steps": "c2st_steps"}
 _define_flags()
 FLAGS = flags.FLAGS
 
@@ -371,7 +452,9 @@ FLAGS = flags.FLAGS
 def main(argv) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    options = EvalOptions(**{f.name: FLAGS[f.name].value for f in dataclasses.fields(EvalOptions)})
+    options = EvalOptions(
+        **{f.name: FLAGS[FLAG_NAMES.get(f.name, f.name)].value for f in dataclasses.fields(EvalOptions)}
+    )
     try:
         res = evaluate(options)
     except ValueError as e:  # DataError is a ValueError: a clear message, no traceback
@@ -383,5 +466,12 @@ def main(argv) -> int:
     return 0
 
 
+def cli():
+    """Console script `biogans-evaluate` (and `python -m training.evaluate`)."""
+    from biogans_tf.cli import run as run_program
+
+    run_program(main, __doc__, __name__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    cli()

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 
 import keras
@@ -16,6 +17,7 @@ from biogans_tf.data import pipeline, sources
 from biogans_tf.data.errors import DataError
 from biogans_tf.data.neighbours import mine_neighbours
 from biogans_tf.io_utils import write_json
+from biogans_tf.loader import generator_metadata
 from biogans_tf.models import registry
 from biogans_tf.trainer import callbacks as cb
 from biogans_tf.trainer import distribute
@@ -35,8 +37,34 @@ def _jit(cfg: TrainConfig) -> bool:
     return value == "true"
 
 
+def _check_logdir(logdir: str) -> None:
+    """Create `logdir` and prove it writable, so a bad --logdir fails in one line before any work.
+
+    Raises:
+        ConfigError: naming the path and the cause (a file, under a file, read-only, full disk).
+    """
+    path = os.path.abspath(logdir)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"--logdir={logdir}: is a file, not a folder")
+    parent = os.path.dirname(path)
+    while parent != os.path.dirname(parent) and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        raise ConfigError(f"--logdir={logdir}: lies under {parent}, which is a file, not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise ConfigError(
+            f"--logdir={logdir}: cannot write to {e.filename or path} ({e.strerror or e})"
+        ) from None
+
+
 def _prepare_run_dir(cfg: TrainConfig) -> None:
-    """Refuse to train over another run unless resuming."""
+    """Check that --logdir is a writable folder; refuse to train over another run unless resuming."""
+    _check_logdir(cfg.logdir)
     if cfg.resume:
         return
     for name in ("config.json", "checkpoints"):
@@ -51,8 +79,9 @@ def load_cells(cfg: TrainConfig):
     """Training CellSet plus the data checks that need it (labels, counts vs batch size)."""
     try:
         cells = sources.load(
-            cfg.data, "train", proteins=cfg.proteins, image_size=cfg.image_size, seed=cfg.seed
-        )
+            cfg.data, "train", proteins=cfg.proteins, image_size=cfg.image_size, seed=cfg.seed,
+            channel_map=cfg.channel_map, percentiles=cfg.percentiles, resize_policy=cfg.resize_policy,
+        )  # fmt: skip
     except DataError as e:
         raise ConfigError(f"--data={cfg.data}: {e}") from None
     family = registry.family(cfg.arch)
@@ -148,14 +177,14 @@ def train(cfg: TrainConfig) -> dict:
     keras.mixed_precision.set_global_policy(_POLICIES[cfg.precision])
     t_start = time.perf_counter()
     cells = load_cells(cfg)
+    if chief:  # the other workers share (or do not see) the chief's run directory
+        _prepare_run_dir(cfg)  # after the data checks, so bad data leaves no run folder behind
     cfg.proteins = tuple(cells.proteins)  # the order the data gave ('all' resolved)
     family = registry.family(cfg.arch)
     neighbours = None
     if family == "multichannel":
         neighbours = mine_neighbours(cells, k=cfg.neighbours_k, cache_dir=os.path.join(cfg.logdir, "cache"))
 
-    if chief:  # the other workers share (or do not see) the chief's run directory
-        _prepare_run_dir(cfg)
     trainer = build_trainer(cfg, len(cells.proteins), strategy)
     loss = trainer.gan_loss
     ckpts = TrainingCheckpoints(
@@ -171,8 +200,12 @@ def train(cfg: TrainConfig) -> dict:
             start = ckpts.restore_latest() or 0
         except CheckpointError as e:
             raise ConfigError(f"--resume: {e}") from None
-        if start:
-            print(f"resuming {cfg.logdir} from generator step {start}", file=sys.stderr, flush=True)
+        if ckpts.restored_from:
+            print(
+                f"resuming {cfg.logdir} from {ckpts.restored_from} (generator step {start})",
+                file=sys.stderr,
+                flush=True,
+            )
     if chief:
         write_json(os.path.join(cfg.logdir, "config.json"), cfg.to_json())
         write_json(os.path.join(cfg.logdir, "proteins.json"), list(cells.proteins))
@@ -190,6 +223,8 @@ def train(cfg: TrainConfig) -> dict:
         fixed_noise(cfg.seed, n_samples, cfg.nz),
         cfg.sample_every,
         writer,
+        proteins=cells.proteins,
+        palette=cfg.palette,
     )
     callbacks = [guard, ckpt_cb]
     if chief:
@@ -255,13 +290,27 @@ def train(cfg: TrainConfig) -> dict:
             samples.set_model(trainer)
             samples.last_path = samples.write(step)
             results["last_sample"] = samples.last_path
-        save_keras_model(trainer.generator, os.path.join(cfg.logdir, "generator.keras"))
+        meta = generator_metadata(
+            cfg.arch, cfg.proteins, cfg.nz, cfg.image_size, gan=cfg.gan, ngf=cfg.ngf, ema=False
+        )
+        save_keras_model(trainer.generator, os.path.join(cfg.logdir, "generator.keras"), meta)
         results["generator"] = os.path.join(cfg.logdir, "generator.keras")
         if trainer.ema_generator is not None:
-            save_keras_model(trainer.ema_generator, os.path.join(cfg.logdir, "generator_ema.keras"))
+            save_keras_model(
+                trainer.ema_generator,
+                os.path.join(cfg.logdir, "generator_ema.keras"),
+                {**meta, "ema": True},
+            )
             results["generator_ema"] = os.path.join(cfg.logdir, "generator_ema.keras")
     if chief:
-        write_json(os.path.join(cfg.logdir, "results.json"), json.loads(json.dumps(results)))
+        try:
+            write_json(os.path.join(cfg.logdir, "results.json"), json.loads(json.dumps(results)))
+        except OSError as e:  # e.g. the disk filled up; after a failure its line already said why
+            if failure is None:
+                raise ConfigError(
+                    f"--logdir={cfg.logdir}: cannot write {e.filename or 'results.json'} "
+                    f"({e.strerror or e}); the last good checkpoint is {ckpts.latest}"
+                ) from None
     return results
 
 

@@ -1,7 +1,7 @@
 """Calibrate the simulator against the 12 real LIN cells: statistics, ranges, a side-by-side figure.
 
-    python -m biogans_tf.data.calibration [--n 500] [--seed 0] [--figure docs/figures/real_vs_sim.png]
-        [--real ../shared/reference/lin_real_cells.npy]
+    python -m biogans_tf.data.calibration [--n 500] [--seed 0] [--figure runs/calibration/real_vs_sim.png]
+        [--palette red-green|magenta-green|gray] [--real ../shared/reference/lin_real_cells.npy]
 
 For each protein it simulates `--n` cells and compares the median of each statistic with the
 range [min, max] measured by the same functions on the real cells (uint8 `[12, 48, 80, 3]`, two
@@ -15,7 +15,6 @@ cells it prints a message and the JSON {"status": "skipped"} and exits 0.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -38,6 +37,8 @@ REAL_ORDER = (
     "Tea1",
 )
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Under runs/ so that a calibration run never overwrites the committed docs/figures/real_vs_sim.png.
+DEFAULT_FIGURE = os.path.join("runs", "calibration", "real_vs_sim.png")
 DEFAULT_REAL = os.path.join(REPO_ROOT, "..", "shared", "reference", "lin_real_cells.npy")
 TOLERANCE = 0.15
 # Statistic name -> (channel it is about, protein-specific?).
@@ -152,21 +153,29 @@ def print_table(results: dict) -> None:
             )
 
 
-def write_figure(path: str, real: np.ndarray, seed: int, n_sim: int = 4) -> None:
-    """Per protein a row: its real cells (if any) then `n_sim` simulated cells, 4x upscaled RGB."""
-    import matplotlib
+def write_figure(path: str, real: np.ndarray, seed: int, n_sim: int = 4, palette: str = "red-green") -> None:
+    """Per protein a row: its real cells (if any) then `n_sim` simulated cells.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Args:
+        path: PNG output path (written atomically).
+        real: uint8 `[N, H, W, >=2]` real LIN cells in `REAL_ORDER`.
+        seed: simulator seed.
+        n_sim: simulated cells per protein.
+        palette: one of `biogans_tf.viz.PALETTES` (``gray``: red and green as separate panels).
+    """
+    # The object API (Figure + its own Agg canvas) leaves pyplot and the session's backend alone.
+    from matplotlib.figure import Figure
 
+    from biogans_tf import viz
     from biogans_tf.data import simulator
     from biogans_tf.io_utils import atomic_path
 
+    viz.check_palette(palette)
     n_real = 2
     cols = n_real + n_sim
-    fig, axes = plt.subplots(
-        len(simulator.PROTEINS), cols, figsize=(cols * 1.6, len(simulator.PROTEINS) * 1.05)
-    )
+    wide = 2 if palette == "gray" else 1  # gray tiles hold two panels side by side
+    fig = Figure(figsize=(cols * 1.6 * wide, len(simulator.PROTEINS) * 1.05))
+    axes = fig.subplots(len(simulator.PROTEINS), cols, squeeze=False)
     for r, p in enumerate(simulator.PROTEINS):
         sims, _ = simulator.simulate(p, n_sim, seed, split="figure")
         own = [real[i] for i, q in enumerate(REAL_ORDER[: real.shape[0]]) if q == p]
@@ -177,46 +186,68 @@ def write_figure(path: str, real: np.ndarray, seed: int, n_sim: int = 4) -> None
             for side in ax.spines.values():
                 side.set_visible(False)
             if c < n_real:
-                img = own[c][..., :3] if c < len(own) else np.zeros((48, 80, 3), np.uint8)
+                cell = own[c][..., :2] if c < len(own) else np.zeros(sims.shape[1:3] + (2,), np.uint8)
             else:
-                sim = sims[c - n_real]
-                img = np.concatenate([sim, np.zeros(sim.shape[:-1] + (1,), np.uint8)], axis=-1)
-            ax.imshow(img, interpolation="nearest")
+                cell = sims[c - n_real]
+            ax.imshow(viz.composite(cell, 1, palette), interpolation="nearest")
             if r == 0:
-                ax.set_title("real" if c < n_real else "simulated", fontsize=8)
+                ax.set_title("real (LIN)" if c < n_real else "simulated", fontsize=8)
         axes[r, 0].set_ylabel(
             p + ("" if own else "\n(no real)"), fontsize=8, rotation=0, ha="right", va="center"
         )
     fig.subplots_adjust(left=0.1, right=0.99, top=0.96, bottom=0.01, wspace=0.04, hspace=0.06)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, facecolor="white")
-    plt.close(fig)
+
+
+def _define_flags(fv) -> None:
+    from absl import flags
+
+    kw = {"flag_values": fv}
+    flags.DEFINE_integer("n", 500, "simulated cells per protein", lower_bound=1, **kw)
+    flags.DEFINE_integer("seed", 0, "simulator seed", lower_bound=0, **kw)
+    flags.DEFINE_string(
+        "figure",
+        DEFAULT_FIGURE,
+        "side-by-side figure ('' = none; the committed one: --figure docs/figures/real_vs_sim.png)",
+        **kw,
+    )
+    flags.DEFINE_enum(
+        "palette", "red-green", ["red-green", "magenta-green", "gray"], "figure colours", **kw
+    )  # = biogans_tf.viz.PALETTES
+    flags.DEFINE_string("real", DEFAULT_REAL, "real cells .npy (uint8 [12, 48, 80, 3])", **kw)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m biogans_tf.data.calibration", description=__doc__.split("\n")[0]
-    )
-    ap.add_argument("--n", type=int, default=500, help="simulated cells per protein")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument(
-        "--figure", default="docs/figures/real_vs_sim.png", help="side-by-side figure ('' = none)"
-    )
-    ap.add_argument("--real", default=DEFAULT_REAL, help="real cells .npy (uint8 [12, 48, 80, 3])")
-    args = ap.parse_args(argv)
-    if args.n < 1:
-        ap.error(f"--n: expected a positive int, got {args.n}")
+    """Compare simulated with real cells; 0 in range, 1 out of range, 2 bad flags or file."""
+    from biogans_tf.cli import UsageError, parse
+
+    try:
+        args, rest = parse(_define_flags, argv, __doc__, __name__, "biogans-data calibrate")
+        if rest:
+            raise UsageError(f"unexpected arguments {rest}")
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.palette not in ("red-green", "magenta-green", "gray"):  # = biogans_tf.viz.PALETTES
+        print(
+            f"error: --palette={args.palette!r}: expected one of red-green, magenta-green, gray",
+            file=sys.stderr,
+        )
+        return 2
     if not os.path.exists(args.real):
         print(f"calibration skipped: real cells not found at {args.real} (pass --real PATH)")
         print(json.dumps({"status": "skipped", "real": args.real}))
         return 0
     real = np.load(args.real)
     if real.dtype != np.uint8 or real.ndim != 4 or real.shape[-1] < 2:
-        ap.error(f"--real: {args.real}: expected uint8 [N, H, W, 3], got {real.dtype} {real.shape}")
+        print(f"error: --real: {args.real}: expected uint8 [N, H, W, 3], got {real.dtype} {real.shape}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     results = calibrate(real, args.n, args.seed)
     print_table(results)
     if args.figure:
-        write_figure(args.figure, real, args.seed)
+        write_figure(args.figure, real, args.seed, palette=args.palette)
         print(f"figure: {args.figure}")
     n_out = sum(not r["ok"] for s in results.values() for r in s.values())
     summary = {"status": "ok" if n_out == 0 else "out_of_range", "n": args.n, "seed": args.seed, "out": n_out}

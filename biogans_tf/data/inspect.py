@@ -12,7 +12,6 @@ input a one-line `error: <path>: <what was wrong>` on stderr and exit status 2.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -80,20 +79,39 @@ def _human(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _define_flags(fv) -> None:
+    from absl import flags
+
+    kw = {"flag_values": fv}
+    flags.DEFINE_bool("verify", False, "decode and check every image", **kw)
+    flags.DEFINE_bool("json", False, "print the summary as JSON", **kw)
+    flags.DEFINE_string("proteins", None, "comma-separated subset (with --verify)", **kw)
+    flags.DEFINE_string("image_size", None, "HEIGHTxWIDTH, e.g. 48x80", **kw)
+    flags.DEFINE_string("channel_map", None, "own data: red=0,green=1", **kw)
+    flags.DEFINE_string("data_dir", None, "TFDS data dir", **kw)
+    flags.DEFINE_string("manual_dir", None, "TFDS manual dir (tfds:lin)", **kw)
+
+
 def main(argv=None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m biogans_tf.data.inspect", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("data", help="LIN folder or .zip, sim, sim:<n>, tfds:<name>, own:<folder>")
-    parser.add_argument("--verify", action="store_true", help="decode and check every image")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--proteins", default=None, help="comma-separated subset (with --verify)")
-    parser.add_argument("--image_size", "--image-size", default=None, help="HEIGHTxWIDTH, e.g. 48x80")
-    parser.add_argument("--channel_map", "--channel-map", default=None, help="own data: red=0,green=1")
-    parser.add_argument("--data_dir", "--data-dir", default=None, help="TFDS data dir")
-    parser.add_argument("--manual_dir", "--manual-dir", default=None, help="TFDS manual dir (tfds:lin)")
-    args = parser.parse_args(argv)
+    """Run the CLI: `inspect DATA [--verify] [--json] ...`; returns the exit status (0 ok, 2 bad input).
+
+    Args:
+        argv: the arguments without the program name (default `sys.argv[1:]`); DATA is a LIN
+            folder or .zip, sim, sim:<n>, tfds:<name> or own:<folder>.
+    """
+    import types
+
+    from biogans_tf.cli import UsageError, parse
+
+    try:
+        F, rest = parse(_define_flags, argv, __doc__, __name__, "biogans-data inspect")
+        if len(rest) != 1:
+            wanted = "one DATA argument (LIN folder/zip, sim, tfds:NAME, own:DIR)"
+            raise UsageError(f"expected {wanted}; got {rest}")
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    args = types.SimpleNamespace(data=rest[0], **{name: F[name].value for name in F})
     try:
         from biogans_tf.data import sources
 

@@ -31,6 +31,7 @@ import os
 import re
 import threading
 import zipfile
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -92,16 +93,39 @@ class Store:
                     self.files.add(name)
                     self._add_dir(name.rpartition("/")[0])
         elif os.path.isdir(self.path):
-            for dirpath, dirnames, filenames in os.walk(self.path, followlinks=True):
-                rel = os.path.relpath(dirpath, self.path).replace(os.sep, "/")
-                rel = "" if rel == "." else rel
-                dirnames[:] = [d for d in dirnames if not is_ignored(d)]
-                for d in dirnames:
-                    self.dirs.add(f"{rel}/{d}" if rel else d)
-                for f in filenames:
-                    self.files.add(f"{rel}/{f}" if rel else f)
+            self._walk()
         else:
             raise DataError(self.path, "no such file or folder")
+
+    def _walk(self) -> None:
+        """List the folder tree, following links to folders, refusing link loops.
+
+        Why: with `followlinks=True`, a link back to a folder above it makes `os.walk` descend
+        forever (memory grows until the machine gives out), so each folder's identity (device,
+        inode) is compared with those of the folders on its own path from the root.
+        """
+
+        def fail(e: OSError):
+            raise DataError(e.filename or self.path, f"cannot list this folder ({e.strerror or e})")
+
+        above = {"": {_identity(self.path)}}  # rel -> identities of rel and its ancestors
+        for dirpath, dirnames, filenames in os.walk(self.path, onerror=fail, followlinks=True):
+            rel = os.path.relpath(dirpath, self.path).replace(os.sep, "/")
+            rel = "" if rel == "." else rel
+            dirnames[:] = [d for d in dirnames if not is_ignored(d)]
+            for d in dirnames:
+                child = f"{rel}/{d}" if rel else d
+                ident = _identity(os.path.join(dirpath, d))
+                if ident in above[rel]:
+                    raise DataError(
+                        os.path.join(dirpath, d),
+                        f"symbolic link loop: points back to {os.path.realpath(os.path.join(dirpath, d))}, "
+                        "a folder that contains it",
+                    )
+                above[child] = above[rel] | {ident}
+                self.dirs.add(child)
+            for f in filenames:
+                self.files.add(f"{rel}/{f}" if rel else f)
 
     def _add_dir(self, rel: str) -> None:
         while rel and rel not in self.dirs:
@@ -141,12 +165,35 @@ class Store:
         return f"{self.path}/{rel}" if self.is_zip else os.path.join(self.path, *rel.split("/"))
 
     def read(self, rel: str) -> bytes:
-        """Bytes of one file (zip members are decompressed in memory, never extracted)."""
-        if self.is_zip:
-            with self._lock:
-                return self._zip.read(rel)
-        with open(self.where(rel), "rb") as f:
-            return f.read()
+        """Bytes of one file (zip members are decompressed in memory, never extracted).
+
+        Raises:
+            DataError: naming the file (`<zip>/<member>` for zips) when it cannot be read: a zip
+                member failing its CRC check or truncated, a broken link, no permission.
+        """
+        where = self.where(rel)
+        try:
+            if self.is_zip:
+                with self._lock:
+                    return self._zip.read(rel)
+            with open(where, "rb") as f:
+                return f.read()
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
+            # zipfile reports a bad CRC as BadZipFile, damaged deflate data as zlib.error, a cut
+            # member as EOFError and an unsupported compression method as NotImplementedError.
+            raise DataError(where, f"damaged zip member ({type(e).__name__}: {e})") from None
+        except OSError as e:
+            if os.path.islink(where) and not os.path.exists(where):
+                problem = f"broken symbolic link (points to {os.readlink(where)}, which does not exist)"
+            else:
+                problem = f"cannot read ({e.strerror or e})"
+            raise DataError(where, problem) from None
+
+
+def _identity(path: str) -> tuple[int, int]:
+    """(device, inode) of the folder `path` resolves to."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
 
 
 # ----------------------------------------------------------------------------- layout

@@ -1,4 +1,4 @@
-"""Red-channel nearest neighbours across proteins (the paper's recipe for multichannel training sets).
+r"""Red-channel nearest neighbours across proteins (the paper's recipe for multichannel training sets).
 
 For every image and every protein q, the k images of protein q whose red (Bgs4) channel is
 closest in squared L2 distance on [0, 1] intensities (uint8 / 255, summed over pixels). For the
@@ -20,12 +20,11 @@ p. With C equal proteins this is (C + 1) / (2 C) of the full N x N matrix.
 
 CLI:
     python -m biogans_tf.data.neighbours --data DIR --split train --k 5 --out FILE.npz \
-        [--proteins Alp14 Arp3 ...] [--image-size 48x80] [--cache-dir DIR]
+        [--proteins Alp14,Arp3,...] [--image_size 48x80] [--cache_dir DIR]
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -33,13 +32,17 @@ import numbers
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
 
 from biogans_tf.data.cellset import CellSet
 from biogans_tf.data.errors import DataError
 from biogans_tf.io_utils import atomic_path
+
+# TensorFlow is imported inside the functions that run it: the command line answers --help at once.
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 # Bump when the definition or the numbers change: old caches then no longer match.
 ALGORITHM_VERSION = 1
@@ -139,6 +142,8 @@ def fingerprint(cells: CellSet, k: int) -> str:
 
 def _candidate_nibbles(cand: np.ndarray) -> tf.Tensor:
     """float32 `[2n, D]`: rows 2j and 2j+1 hold the high and low nibbles of uint8 candidate j."""
+    import tensorflow as tf
+
     nibbles = np.stack([cand >> 4, cand & 15], axis=1).astype(np.float32)  # [n, 2, D]
     return tf.constant(nibbles.reshape(-1, cand.shape[1]))
 
@@ -151,6 +156,8 @@ def _neg_sq_distances(queries: np.ndarray, cand_nibbles: tf.Tensor, cand_sq: tf.
         cand_nibbles: float32 `[2n, D]` from `_candidate_nibbles`.
         cand_sq: float64 `[n]` squared norms of the candidates (uint8 units).
     """
+    import tensorflow as tf
+
     m, D = queries.shape
     n = cand_nibbles.shape[0] // 2
     a = tf.constant(queries.astype(np.float32))
@@ -168,6 +175,8 @@ def _neg_sq_distances(queries: np.ndarray, cand_nibbles: tf.Tensor, cand_sq: tf.
 
 def _smallest(neg_dist: tf.Tensor, k: int):
     """(negated distances, int64 positions) of the k smallest per row; ties -> lower position."""
+    import tensorflow as tf
+
     vals, pos = tf.math.top_k(neg_dist, k=k, sorted=True)
     return vals, tf.cast(pos, tf.int64)
 
@@ -192,6 +201,8 @@ def compute_neighbours(cells: CellSet, k: int = 5, chunk: int = 1024) -> tuple[n
     Returns:
         (indices int64 `[N, C, k]`, distances float32 `[N, C, k]`), see `Neighbours`.
     """
+    import tensorflow as tf
+
     _check_k(cells, k)
     if not _is_int(chunk) or chunk < 1:
         raise DataError("chunk", f"expected a positive int, got {chunk!r}")
@@ -200,6 +211,10 @@ def compute_neighbours(cells: CellSet, k: int = 5, chunk: int = 1024) -> tuple[n
     members = [np.flatnonzero(cells.labels == p) for p in range(C)]
     out_idx = np.zeros((n, C, k), np.int64)
     out_dist = np.zeros((n, C, k), np.float64)  # exact integers, units of (1/255)^2
+    from biogans_tf.progress import bar
+
+    # One unit = one query image against one protein's candidates (stderr, terminals only).
+    progress = bar(sum(len(members[p]) for q in range(C) for p in range(q + 1)), "neighbours", "img")
 
     for q in range(C):
         cand = red[members[q]]
@@ -213,6 +228,7 @@ def compute_neighbours(cells: CellSet, k: int = 5, chunk: int = 1024) -> tuple[n
             col_pos = tf.fill([n_q, k], tf.constant(-1, tf.int64))
             for r0 in range(0, len(rows), chunk):
                 block_rows = rows[r0 : r0 + chunk]
+                progress.update(len(block_rows))
                 neg = _neg_sq_distances(red[block_rows], cand_nibbles, cand_sq)
                 if p == q:
                     # Own protein: self at rank 0 (distance 0), then the k-1 nearest others.
@@ -236,6 +252,7 @@ def compute_neighbours(cells: CellSet, k: int = 5, chunk: int = 1024) -> tuple[n
             if p != q:
                 out_idx[members[q], p] = rows[col_pos.numpy()]
                 out_dist[members[q], p] = -col_vals.numpy()
+    progress.close()
     return out_idx, (out_dist / _UNIT).astype(np.float32)
 
 
@@ -281,42 +298,54 @@ def _parse_size(text: str) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 48x80, got {text!r}") from None
+        raise DataError("--image_size", f"expected HEIGHTxWIDTH such as 48x80, got {text!r}") from None
     return h, w
 
 
-def main(argv=None) -> dict:
-    """CLI entry point; prints a JSON summary as the last line and returns it."""
-    parser = argparse.ArgumentParser(
-        prog="python -m biogans_tf.data.neighbours",
-        description="Mine red-channel nearest neighbours per protein and write them to an npz.",
-    )
-    parser.add_argument(
-        "--data", required=True, help="data source: a LIN folder/zip, sim, tfds:NAME, tiff:DIR"
-    )
-    parser.add_argument("--split", default="train", help="data split (default: train)")
-    parser.add_argument("--k", type=int, default=5, help="neighbours per protein (default: 5)")
-    parser.add_argument("--out", required=True, help="output .npz")
-    parser.add_argument(
-        "--proteins", nargs="*", default=None, help="proteins, in order (space or comma separated)"
-    )
-    parser.add_argument(
-        "--image-size", "--image_size", type=_parse_size, default=(48, 80), help="HxW, default 48x80"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed for sources that draw (e.g. sim)")
-    parser.add_argument(
-        "--cache-dir", "--cache_dir", default=None, help="reuse/store results here by fingerprint"
-    )
-    parser.add_argument("--chunk", type=int, default=1024, help="query rows per distance block")
-    args = parser.parse_args(argv)
+def _define_flags(fv) -> None:
+    from absl import flags
 
+    kw = {"flag_values": fv}
+    flags.DEFINE_string("data", None, "data source: a LIN folder/zip, sim, tfds:NAME, own:DIR", **kw)
+    flags.DEFINE_string("split", "train", "data split", **kw)
+    flags.DEFINE_integer("k", 5, "neighbours per protein", lower_bound=1, **kw)
+    flags.DEFINE_string("out", None, "output .npz", **kw)
+    flags.DEFINE_string("proteins", None, "comma-separated proteins, in order (default: all)", **kw)
+    flags.DEFINE_string("image_size", "48x80", "HEIGHTxWIDTH", **kw)
+    flags.DEFINE_integer("seed", 0, "seed for sources that draw (e.g. sim)", lower_bound=0, **kw)
+    flags.DEFINE_string("cache_dir", None, "reuse/store results here by fingerprint", **kw)
+    flags.DEFINE_integer("chunk", 1024, "query rows per distance block", lower_bound=1, **kw)
+    flags.mark_flags_as_required(["data", "out"], **kw)
+
+
+def main(argv=None) -> int:
+    """CLI entry point: mine and write neighbours, print a JSON summary as the last line.
+
+    Args:
+        argv: the arguments without the program name (default `sys.argv[1:]`).
+
+    Returns:
+        0, or 2 after one `error: ...` line on stderr (bad flags or data).
+    """
+    from biogans_tf.cli import UsageError, parse, split_list
+
+    try:
+        args, rest = parse(_define_flags, argv, __doc__, __name__, "biogans-data neighbours")
+        if rest:
+            raise UsageError(f"unexpected arguments {rest}")
+        size = _parse_size(args.image_size)
+        return _mine_from_flags(args, size, split_list)
+    except (UsageError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _mine_from_flags(args, size, split_list) -> int:
     from biogans_tf.data import sources  # lazy: the CLI is the only user of the readers here
 
-    proteins = None
-    if args.proteins:
-        proteins = [p for item in args.proteins for p in item.split(",") if p]
+    proteins = split_list(args.proteins) or None
     start = time.perf_counter()
-    cells = sources.load(args.data, args.split, proteins=proteins, image_size=args.image_size, seed=args.seed)
+    cells = sources.load(args.data, args.split, proteins=proteins, image_size=size, seed=args.seed)
     loaded = time.perf_counter()
     nb = mine_neighbours(cells, k=args.k, cache_dir=args.cache_dir, chunk=args.chunk)
     nb.save(args.out)
@@ -341,12 +370,8 @@ def main(argv=None) -> dict:
         "mine_seconds": round(time.perf_counter() - loaded, 3),
     }
     print(json.dumps(summary))
-    return summary
+    return 0
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(main())

@@ -266,12 +266,16 @@ def multichannel_batches(
     seed: int,
     start_step: int = 0,
     flips: bool = True,
-    pick: str = "nearest",
+    pick: str = "random",
 ) -> tf.data.Dataset:
     """Endless multichannel batches `[B, H, W, 1+C]` built from red-channel nearest neighbours.
 
     For a drawn image i of protein p: channel 0 = red of i, channel 1+p = green of i, and channel
-    1+q (q != p) = green of i's red-channel nearest neighbour among protein q's images.
+    1+q (q != p) = green of one of i's k red-channel nearest neighbours among protein q's images,
+    drawn at random per (sample, protein, step) as the reference's `CompositeImageFolder` does.
+    Every channel is then masked by i's red cell mask (red > 0 in uint8): outside it the composite
+    is 0, i.e. -1 after scaling. The mask keeps a neighbour's green, which belongs to another
+    cell's outline, from lighting pixels outside this cell.
 
     Args:
         cells: the images, uint8 `[N, H, W, 2]`.
@@ -281,8 +285,9 @@ def multichannel_batches(
         seed: non-negative int.
         start_step: the first step to yield (resume).
         flips: random flips, p=0.5 each per sample, the same flip for all channels of a sample.
-        pick: "nearest" uses neighbour rank 0; "random" draws a rank uniformly among the k per
-            (sample, protein), statelessly from `(seed, step)`.
+        pick: "random" (default, the reference's sampling) draws a rank uniformly among the k per
+            (sample, protein), statelessly from `(seed, step)`, so resume stays exact;
+            "nearest" always uses rank 0.
 
     Returns:
         Dataset of float32 `[B, H, W, 1+C]` in [-1, 1].
@@ -322,6 +327,9 @@ def multichannel_batches(
         # Gather whole partner images, then slice: slicing the host tensor first would copy it.
         greens = tf.gather(images, partner)[..., 1]  # [B, C, H, W]
         x = tf.concat([red, tf.transpose(greens, [0, 2, 3, 1])], axis=-1)
+        # The red cell mask on every channel, in uint8 (red > 0), before the flips: they are shared
+        # by all channels, so masking first or last gives the same composite.
+        x = x * tf.cast(red > 0, tf.uint8)
         if flips:
             x = _random_flips(x, flip_seed, step)
         x = to_unit(x)
@@ -338,7 +346,7 @@ def make_batches(
     start_step: int = 0,
     neighbours=None,
     flips: bool = True,
-    pick: str = "nearest",
+    pick: str = "random",
 ) -> tf.data.Dataset:
     """Dispatch to `joint_batches`, `conditional_batches` or `multichannel_batches` by `kind`.
 

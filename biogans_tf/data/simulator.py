@@ -1,4 +1,4 @@
-"""A procedural LIN-like fission-yeast simulator: the embedded default data source.
+r"""A procedural LIN-like fission-yeast simulator: the embedded default data source.
 
 Renders two-channel cells like the LIN dataset (Dodgson et al. 2017): red = Bgs4 (growing tips,
 septum), green = one of 8 polarity proteins, 48x80 (or 96x160) uint8, background exactly 0.
@@ -39,7 +39,6 @@ CLI:
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import functools
 import json
@@ -74,9 +73,11 @@ def check_image_size(image_size, field: str = "image_size") -> tuple[int, int]:
         h, w = (int(v) for v in image_size)
     except (TypeError, ValueError):
         raise DataError(field, f"expected (height, width) ints, got {image_size!r}") from None
-    if h < 24 or w < 40 or tuple(image_size) != (h, w):
+    # The pixel noise pairs the two halves of each row (Box-Muller, sim/params.py): odd widths fail.
+    if h < 24 or w < 40 or w % 2 or tuple(image_size) != (h, w):
         raise DataError(
-            field, f"expected (height, width) with height >= 24 and width >= 40, got {image_size!r}"
+            field,
+            f"expected (height, width) with height >= 24 and an even width >= 40, got {image_size!r}",
         )
     return h, w
 
@@ -228,13 +229,18 @@ def simulate_cellset(
     (protein order, cell index), which is the readers' natural file order, so a written and re-read
     dataset comes back in the same order. Labels index into `proteins`.
     """
+    from biogans_tf.progress import bar
+
     proteins = check_proteins(proteins)
     images, labels, files = [], [], []
+    progress = bar(len(proteins) * n_per_protein, f"simulate {split}", "cell")  # stderr, terminals only
     for k, p in enumerate(proteins):
         imgs, _ = simulate(p, n_per_protein, seed, split, image_size)
+        progress.update(n_per_protein)
         images.append(imgs)
         labels.append(np.full(n_per_protein, k, np.int32))
         files.extend(f"{split}/{p}/cell{i}.png" for i in range(n_per_protein))
+    progress.close()
     h, w = check_image_size(image_size)
     return CellSet(
         images=np.concatenate(images, axis=0) if images else np.zeros((0, h, w, 2), np.uint8),
@@ -266,30 +272,42 @@ def parse_image_size(text: str) -> tuple[int, int]:
     return check_image_size((int(parts[0]), int(parts[1])), "--image_size")
 
 
+def _define_flags(fv) -> None:
+    from absl import flags
+
+    kw = {"flag_values": fv}
+    flags.DEFINE_string("out", None, "output folder (created; replaced if it holds a dataset)", **kw)
+    flags.DEFINE_integer("n_train", None, "training cells per protein", lower_bound=0, **kw)
+    flags.DEFINE_integer("n_test", None, "test cells per protein (and joint cells)", lower_bound=0, **kw)
+    flags.DEFINE_integer("seed", None, "dataset seed (non-negative)", lower_bound=0, **kw)
+    names = ",".join(PROTEINS)
+    flags.DEFINE_string("proteins", names, f"comma-separated subset of {names}", **kw)
+    flags.DEFINE_string("image_size", "48x80", "HEIGHTxWIDTH, e.g. 48x80 or 96x160", **kw)
+    flags.DEFINE_bool("joint", False, "also write the joint split (all greens per cell)", **kw)
+    flags.mark_flags_as_required(["out", "n_train", "n_test", "seed"], **kw)
+
+
 def main(argv=None) -> int:
-    """CLI entry point: write a simulated dataset and print its summary as one JSON line."""
-    ap = argparse.ArgumentParser(
-        prog="python -m biogans_tf.data.simulator", description=__doc__.split("\n")[0]
-    )
-    ap.add_argument("--out", required=True, help="output folder (created; replaced if it holds a dataset)")
-    ap.add_argument("--n_train", type=int, required=True, help="training cells per protein")
-    ap.add_argument("--n_test", type=int, required=True, help="test cells per protein (and joint cells)")
-    ap.add_argument("--seed", type=int, required=True, help="dataset seed (non-negative)")
-    ap.add_argument(
-        "--proteins", default=",".join(PROTEINS), help="comma-separated subset of " + ",".join(PROTEINS)
-    )
-    ap.add_argument("--image_size", default="48x80", help="HEIGHTxWIDTH, e.g. 48x80 or 96x160")
-    ap.add_argument("--joint", action="store_true", help="also write the joint split (all greens per cell)")
-    args = ap.parse_args(argv)
+    """CLI entry point: write a simulated dataset and print its summary as one JSON line.
+
+    Args:
+        argv: the arguments without the program name (default `sys.argv[1:]`).
+
+    Returns:
+        0, or 2 after one `error: ...` line on stderr for bad flags.
+    """
+    from biogans_tf.cli import UsageError, parse
+
     try:
-        proteins = check_proteins([p.strip() for p in args.proteins.split(",") if p.strip()], "--proteins")
-        size = parse_image_size(args.image_size)
-        for flag in ("n_train", "n_test", "seed"):
-            if getattr(args, flag) < 0:
-                raise DataError(f"--{flag}", f"expected a non-negative int, got {getattr(args, flag)}")
-        summary = write_dataset(args.out, args.n_train, args.n_test, args.seed, proteins, size, args.joint)
-    except DataError as e:
-        ap.error(str(e))
+        F, rest = parse(_define_flags, argv, __doc__, __name__, "biogans-data simulate")
+        if rest:
+            raise UsageError(f"unexpected arguments {rest}")
+        proteins = check_proteins([p.strip() for p in F.proteins.split(",") if p.strip()], "--proteins")
+        size = parse_image_size(F.image_size)
+        summary = write_dataset(F.out, F.n_train, F.n_test, F.seed, proteins, size, F.joint)
+    except (UsageError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(json.dumps(summary, sort_keys=True))
     return 0
 

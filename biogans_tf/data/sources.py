@@ -99,7 +99,12 @@ def _load_sim(data, split, proteins, image_size, seed) -> CellSet:
 
 
 def _tfds_builder(name: str, image_size, data_dir):
-    import tensorflow_datasets as tfds
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:  # an optional dependency: pip install 'biogans-tf[tfds]'
+        raise DataError(
+            f"tfds:{name}", "needs tensorflow-datasets (pip install 'biogans-tf[tfds]')"
+        ) from None
 
     import biogans_tf.data.tfds_builders  # noqa: F401  (registers lin, lin_synthetic)
 
@@ -132,9 +137,9 @@ def _remove_empty_dirs(path: str, levels: int) -> None:
 
 
 def _load_tfds(name, split, proteins, image_size, data_dir, manual_dir) -> CellSet:
+    builder = _tfds_builder(name, image_size, data_dir)  # first: a clear error without tfds
     import tensorflow_datasets as tfds
 
-    builder = _tfds_builder(name, image_size, data_dir)
     where = f"tfds:{builder.info.full_name}"
     if not builder.is_prepared():
         manual_dir = manual_dir or os.environ.get("TFDS_MANUAL_DIR") or None
@@ -344,7 +349,8 @@ def describe(data: str, image_size=None, channel_map=None, data_dir: str | None 
     if kind == "sim":
         from biogans_tf.data import simulator
 
-        size = list(image_size or DEFAULT_IMAGE_SIZE)
+        # The summary must not promise a size the simulator cannot render.
+        size = list(simulator.check_image_size(image_size or DEFAULT_IMAGE_SIZE, "--image_size"))
         splits = {}
         for split in SPLITS:
             n = _sim_count(arg, split)

@@ -25,7 +25,7 @@ from scipy import stats
 
 from biogans_tf.eval import cell_stats
 from biogans_tf.eval.latent import interpolate
-from biogans_tf.viz import composite, grid, save_gif, save_png
+from biogans_tf.viz import composite, labelled_grid, save_gif, save_png
 
 
 def pick_endpoints(meta: list[dict]) -> tuple[int, int]:
@@ -50,29 +50,41 @@ def path_codes(z0, z1, steps: int, kind: str = "linear") -> np.ndarray:
     return interpolate(np.asarray(z0, np.float32), np.asarray(z1, np.float32), int(steps), kind).numpy()
 
 
-def frames_of(images: np.ndarray) -> np.ndarray:
-    """RGB frames `[T, H, W', 3]` uint8: red+green composites, one tile per green side by side.
+def frames_of(images: np.ndarray, palette: str = "red-green", proteins=None, scale: int = 1) -> np.ndarray:
+    """RGB frames `[T, H', W', 3]` uint8: one tile per protein side by side, titled "step i/T".
 
     Args:
         images: uint8 `[T, H, W, 2]`, `[T, H, W, 1+C]` (star/multichannel) or `[T, C, H, W, 2]`
             (independent).
+        palette: one of `biogans_tf.viz.PALETTES`.
+        proteins: names over the tiles (None: no names).
+        scale: upscaling before the labels are drawn.
     """
-    tiles = protein_tiles(images)  # [T, C, H, W, 3]
-    return np.stack([grid(t[None], pad=1, pad_value=255) for t in tiles])
+    tiles = protein_tiles(images, palette)  # [T, C, H, W', 3]
+    names = list(proteins) if proteins is not None and len(proteins) == tiles.shape[1] else None
+    n = len(tiles)
+    return np.stack(
+        [
+            labelled_grid(t[None], names, pad=1, scale=scale, title=f"step {i + 1}/{n}")
+            for i, t in enumerate(tiles)
+        ]
+    )
 
 
-def protein_tiles(images: np.ndarray) -> np.ndarray:
-    """`[T, C, H, W, 3]` RGB composites: red with each green (C = 1 for two-channel images)."""
+def protein_tiles(images: np.ndarray, palette: str = "red-green") -> np.ndarray:
+    """`[T, C, H, W', 3]` RGB pictures: red with each green (C = 1 for two-channel images)."""
     x = np.asarray(images)
     if x.ndim == 5:
-        return composite(x)
-    return np.stack([composite(x, 1 + i) for i in range(x.shape[-1] - 1)], axis=1)
+        return composite(x, 1, palette)
+    return np.stack([composite(x, 1 + i, palette) for i in range(x.shape[-1] - 1)], axis=1)
 
 
-def strip_of(images: np.ndarray) -> np.ndarray:
-    """Strip PNG image: steps left to right, one row per protein."""
-    tiles = protein_tiles(images)  # [T, C, H, W, 3]
-    return grid(np.transpose(tiles, (1, 0, 2, 3, 4)))
+def strip_of(images: np.ndarray, palette: str = "red-green", proteins=None, scale: int = 1) -> np.ndarray:
+    """Strip PNG image: steps left to right (labelled "step 1".."step T"), one row per protein."""
+    tiles = np.transpose(protein_tiles(images, palette), (1, 0, 2, 3, 4))  # [C, T, H, W', 3]
+    steps = [f"step {i + 1}" for i in range(tiles.shape[1])]
+    rows = list(proteins) if proteins is not None and len(proteins) == tiles.shape[0] else None
+    return labelled_grid(tiles, steps, rows, scale=scale)
 
 
 def red_of(images: np.ndarray) -> np.ndarray:
@@ -121,11 +133,19 @@ def render_path(run, zs: np.ndarray, batch: int = 64) -> np.ndarray:
     return run.generate(lambda z: run.model(z, training=False), zs, batch)
 
 
-def write_path(out_dir: str, name: str, images: np.ndarray, duration_ms: int = 150) -> dict:
+def write_path(
+    out_dir: str,
+    name: str,
+    images: np.ndarray,
+    duration_ms: int = 150,
+    palette: str = "red-green",
+    proteins=None,
+) -> dict:
     """Write `<name>.gif` and `<name>_strip.png` into out_dir; return the file names."""
     os.makedirs(out_dir, exist_ok=True)
-    save_gif(os.path.join(out_dir, f"{name}.gif"), frames_of(images), duration_ms=duration_ms, scale=3)
-    save_png(os.path.join(out_dir, f"{name}_strip.png"), strip_of(images), scale=2)
+    frames = frames_of(images, palette, proteins, scale=3)
+    save_gif(os.path.join(out_dir, f"{name}.gif"), frames, duration_ms=duration_ms, scale=1)
+    save_png(os.path.join(out_dir, f"{name}_strip.png"), strip_of(images, palette, proteins, scale=2))
     return {"gif": f"{name}.gif", "strip": f"{name}_strip.png"}
 
 
@@ -158,6 +178,7 @@ def interpolation_study(
     kinds=("linear", "spherical"),
     out_dir: str | None = None,
     name: str = "interp",
+    palette: str = "red-green",
 ) -> dict:
     """Render the path z0 -> z1 for each interpolation kind, write GIF + strip, check the biology.
 
@@ -168,6 +189,7 @@ def interpolation_study(
         kinds: subset of ("linear", "spherical").
         out_dir: output folder (None: compute only).
         name: file-name prefix.
+        palette: colours of the GIF and strip (`biogans_tf.viz.PALETTES`).
 
     Returns:
         `{kind: {"biology": {...}, "files": {...}}}`.
@@ -178,6 +200,8 @@ def interpolation_study(
         images = render_path(run, zs)
         entry = {"biology": biology(images)}
         if out_dir:
-            entry["files"] = write_path(out_dir, f"{name}_{kind}", images)
+            entry["files"] = write_path(
+                out_dir, f"{name}_{kind}", images, palette=palette, proteins=run.proteins
+            )
         out[kind] = entry
     return out

@@ -27,7 +27,7 @@ import numpy as np
 from biogans_tf.eval import cell_stats
 from biogans_tf.eval.c2st import C2STSettings, run_c2st
 from biogans_tf.io_utils import write_bytes
-from biogans_tf.viz import sample_grid, save_png
+from biogans_tf.viz import labelled_grid, sample_tiles, save_png
 
 
 def joint_statistics(images) -> dict:
@@ -62,31 +62,41 @@ def compare_statistics(a: dict, b: dict) -> dict:
     }
 
 
-def _heatmaps(path: str, proteins, truth: np.ndarray, fake: np.ndarray) -> None:
-    import matplotlib
+def _heatmaps(path: str, proteins, truth: np.ndarray, fake: np.ndarray):
+    """Truth and generated pair correlations on a shared [-1, 1] scale, and their difference on
+    a symmetric scale fitted to its own largest value (so small differences stay visible).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Returns:
+        the matplotlib `Figure` written to `path` (three image axes, then their colour bars).
+    """
+    from matplotlib.figure import Figure  # object API: no pyplot, no backend switch
 
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), dpi=110)
-    panels = (("truth (simulator joint split)", truth, "RdBu_r", (-1, 1)),
-              ("generated", fake, "RdBu_r", (-1, 1)),
-              ("generated - truth", fake - truth, "PuOr_r", (-1, 1)))  # fmt: skip
-    for ax, (title, m, cmap, (lo, hi)) in zip(axes, panels, strict=False):
-        im = ax.imshow(m, cmap=cmap, vmin=lo, vmax=hi)
-        ax.set_xticks(range(len(proteins)), proteins, rotation=45, fontsize=7)
+    from biogans_tf.eval.c2st_tables import text_colour
+
+    diff = fake - truth
+    span = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 1.0
+    span = max(span, 1e-3)
+    fig = Figure(figsize=(11, 3.6), dpi=200)
+    axes = fig.subplots(1, 3)
+    panels = (("truth (simulator joint split)", truth, "RdBu_r", 1.0, "correlation"),
+              ("generated", fake, "RdBu_r", 1.0, "correlation"),
+              (f"generated - truth (scale ±{span:.2f})", diff, "PuOr_r", span, "difference"))  # fmt: skip
+    for ax, (title, m, cmap, lim, label) in zip(axes, panels, strict=True):
+        im = ax.imshow(m, cmap=cmap, vmin=-lim, vmax=lim)
+        ax.set_xticks(range(len(proteins)), proteins, rotation=45, ha="right", fontsize=7)
         ax.set_yticks(range(len(proteins)), proteins, fontsize=7)
         ax.set_title(title, fontsize=9)
         for i in range(len(proteins)):
             for j in range(len(proteins)):
-                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=6)
-        fig.colorbar(im, ax=ax, fraction=0.046)
+                colour = text_colour(im.cmap(im.norm(m[i, j]))) if np.isfinite(m[i, j]) else "black"
+                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=6, color=colour)
+        fig.colorbar(im, ax=ax, fraction=0.046, label=label)
     fig.suptitle("Correlation of each pair of greens over in-cell pixels", fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
+    fig.savefig(buf, format="png", facecolor="white")
     write_bytes(path, buf.getvalue())
+    return fig
 
 
 def joint_evaluation(
@@ -98,6 +108,8 @@ def joint_evaluation(
     settings: C2STSettings = C2STSettings(),
     out_dir: str | None = None,
     progress: bool = False,
+    palette: str = "red-green",
+    fresh=None,
 ) -> dict:
     """Score generated multichannel cells against ground-truth multichannel cells.
 
@@ -109,6 +121,10 @@ def joint_evaluation(
         settings: C2ST settings (critics on all 1+C channels).
         out_dir: where to write `joint_pair_correlations.png` and `joint_samples.png`.
         progress: tqdm bars.
+        palette: colours of `joint_samples.png` (`biogans_tf.viz.PALETTES`).
+        fresh: optional `biogans_tf.eval.c2st.GeneratorFakes` of the same generator: the C2ST then
+            trains on a new generator batch at every critic step (the paper's protocol) while the
+            statistics use `generated`.
 
     Returns:
         JSON-ready dict with `c2st` (generated vs truth) and `c2st_truth_vs_truth`, `statistics`
@@ -120,7 +136,8 @@ def joint_evaluation(
     for name, a in (("generated", g), ("truth", t), ("truth_reference", r)):
         if a.ndim != 4 or a.shape[-1] != 1 + c:
             raise ValueError(f"joint_evaluation: {name} must be [N, H, W, 1+C] with C={c}, got {a.shape}")
-    fake_vs_truth, ref_vs_truth = run_c2st([(t, g), (t, r)], settings, progress=progress, desc="joint c2st")
+    problems = [(t, g if fresh is None else fresh), (t, r)]
+    fake_vs_truth, ref_vs_truth = run_c2st(problems, settings, progress=progress, desc="joint c2st")
     st_t, st_g, st_r = joint_statistics(t), joint_statistics(g), joint_statistics(r)
     figures = {}
     if out_dir:
@@ -129,7 +146,9 @@ def joint_evaluation(
                   st_g["pair_correlations"])  # fmt: skip
         k = min(6, len(t), len(g))
         samples = np.concatenate([t[:k], g[:k]], axis=0)
-        save_png(os.path.join(out_dir, "joint_samples.png"), sample_grid(samples), scale=2)
+        tiles, names = sample_tiles(samples, palette=palette, proteins=proteins)
+        rows = ["truth"] * k + ["generated"] * k
+        save_png(os.path.join(out_dir, "joint_samples.png"), labelled_grid(tiles, names, rows, scale=2))
         figures = {"pair_correlations": "joint_pair_correlations.png", "samples": "joint_samples.png"}
 
     def as_json(st):

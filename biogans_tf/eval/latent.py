@@ -21,6 +21,17 @@ import math
 import tensorflow as tf
 
 MODES = ("regular", "separable")
+# L-BFGS budgets: "fast" = `iterations` L-BFGS iterations with line search on the mean squared
+# error on [0, 1] intensities; "reference" = the reference's budget, 50 outer steps of up to 20 inner
+# iterations each (torch.optim.LBFGS keeps its history across steps, so one run of up to 1,000
+# iterations here), on its loss: mean over the batch and pixels of the squared error in [-1, 1] units,
+# stopped at its gradient tolerance 1e-7.
+BUDGETS = ("fast", "reference")
+REFERENCE_OUTER_STEPS, REFERENCE_INNER_ITERATIONS = 50, 20
+_REFERENCE_GRAD_TOLERANCE = 1e-7
+# Separable reconstruction: "per-restart" = red then green within each restart (the reference);
+# "shared-best" = the best red over all restarts, then green from every restart's green start.
+RED_SHARING = ("per-restart", "shared-best")
 INTERPOLATIONS = ("linear", "spherical")
 
 # L-BFGS stops a row when max|grad| falls below this. The objective is a mean over pixels, so its
@@ -50,7 +61,16 @@ def _channels(x, channels):
 
 
 def fit_latent(
-    generator_fn, targets, z_init, *, free=None, channels=None, weights=None, iterations=50
+    generator_fn,
+    targets,
+    z_init,
+    *,
+    free=None,
+    channels=None,
+    weights=None,
+    iterations=50,
+    loss_scale=1.0,
+    tolerance=None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Fit part of z to images with batched L-BFGS; the other coordinates of z stay exactly fixed.
 
@@ -65,6 +85,8 @@ def fit_latent(
         weights: optional per-pixel weights broadcastable to `targets` (e.g. `[N, 1, 1, c]` to ignore
             some channels of some images).
         iterations: maximum L-BFGS iterations (int or int32 tensor).
+        loss_scale: factor on the minimised per-row loss (the "reference" budget's normalisation).
+        tolerance: L-BFGS gradient tolerance (max |grad| per row); default 1e-12.
 
     Returns:
         `(z [N, nz], mse [N])`: fitted z and the final per-row loss (mean squared error on [0, 1]
@@ -87,19 +109,20 @@ def fit_latent(
     def value_and_gradients(v):
         with tf.GradientTape() as tape:
             tape.watch(v)
-            loss = loss_fn(v)
+            loss = loss_fn(v) * loss_scale
             # The rows are independent, so the gradient of the sum is each row's own gradient.
             total = tf.reduce_sum(loss)
         return loss, tape.gradient(total, v)
 
     # One traced function for all of L-BFGS's call sites (initial point, line search): the exported graph
     # holds the generator's forward and backward pass once instead of once per call site.
-    result = _lbfgs(tf.function(value_and_gradients, autograph=False), v0, iterations)
+    tol = _GRAD_TOLERANCE if tolerance is None else tolerance
+    result = _lbfgs(tf.function(value_and_gradients, autograph=False), v0, iterations, tol)
     z = assemble(result.position)
     return z, loss_fn(result.position)
 
 
-def _lbfgs(value_and_gradients, v0, iterations):
+def _lbfgs(value_and_gradients, v0, iterations, tolerance):
     # Imported lazily: tfp is only needed when a reconstruction is traced, and a SavedModel that ran it
     # reloads without tfp installed.
     import tensorflow_probability as tfp
@@ -108,7 +131,7 @@ def _lbfgs(value_and_gradients, v0, iterations):
         value_and_gradients,
         initial_position=v0,
         max_iterations=iterations,
-        tolerance=_GRAD_TOLERANCE,
+        tolerance=tolerance,
         num_correction_pairs=10,
     )
 
@@ -135,7 +158,35 @@ def gaussian_nll(z) -> tf.Tensor:
     return 0.5 * tf.reduce_sum(tf.square(z), axis=-1) + 0.5 * nz * math.log(2.0 * math.pi)
 
 
-def _reconstruct(generator_fn, images, nz, iterations, restarts, seed, mode, red_dims, weights):
+def _mask_weights(channel_mask, images, weights):
+    """Validate a `[c]` 0/1 channel mask in-graph and fold it into the per-pixel loss weights."""
+    mask = tf.convert_to_tensor(channel_mask, tf.float32)
+    checks = [
+        tf.debugging.assert_equal(
+            tf.size(mask), tf.shape(images)[-1],
+            message="reconstruct: channel_mask needs one entry per image channel (the last image axis)",
+        ),
+        tf.debugging.assert_equal(
+            tf.reduce_all((mask == 0.0) | (mask == 1.0)), True,
+            message="reconstruct: channel_mask entries must be 1 (observed) or 0 (ignored)",
+        ),
+        tf.debugging.assert_positive(
+            tf.reduce_sum(mask), message="reconstruct: channel_mask is all zeros; mark >= 1 observed channel"
+        ),
+    ]  # fmt: skip
+    with tf.control_dependencies(checks):
+        # Padded/cut to length c, so no later op fails on a bad mask first with a cryptic shape
+        # error (graph optimisation does not keep every op behind these control dependencies).
+        c = tf.shape(images)[-1]
+        mask = tf.reshape(mask, [-1])
+        mask = tf.pad(mask, [[0, tf.maximum(c - tf.size(mask), 0)]])[:c]  # [c], broadcasts per channel
+    return mask if weights is None else tf.cast(weights, tf.float32) * mask
+
+
+def _reconstruct(
+    generator_fn, images, nz, iterations, restarts, seed, mode, red_dims, weights, budget, red_sharing,
+    phases, channel_mask=None,
+):  # fmt: skip
     images = tf.convert_to_tensor(images, tf.float32)
     iterations = tf.convert_to_tensor(iterations, tf.int32)
     restarts = tf.convert_to_tensor(restarts, tf.int32)
@@ -144,39 +195,51 @@ def _reconstruct(generator_fn, images, nz, iterations, restarts, seed, mode, red
         tf.debugging.assert_positive(restarts, message="reconstruct: restarts must be >= 1"),
         tf.debugging.assert_non_negative(iterations, message="reconstruct: iterations must be >= 0"),
     ]
+    if channel_mask is not None:
+        # Masked channels weigh 0 in every loss (both separable phases, the restart choice, the l2).
+        weights = _mask_weights(channel_mask, images, weights)
     with tf.control_dependencies(checks):
         batch = tf.shape(images)[0]
         rows = restarts * batch
     targets = _tile_rows(images, restarts)
     w = None if weights is None else _tile_rows(tf.broadcast_to(weights, tf.shape(images)), restarts)
     z0 = tf.random.stateless_normal(tf.stack([rows, nz]), seed=tf.stack([seed, tf.constant(0, tf.int64)]))
-
-    if mode == "regular":
-        z, loss = fit_latent(generator_fn, targets, z0, weights=w, iterations=iterations)
-        z_best = _best_per_image(z, loss, restarts, batch)
+    if budget == "reference":
+        # The reference minimises torch.mean((x - G(z))**2) over a batch of B images in [-1, 1]:
+        # per row 4x our [0, 1] MSE over B. Each restart of the reference is its own batch of B.
+        opts = dict(
+            iterations=REFERENCE_OUTER_STEPS * REFERENCE_INNER_ITERATIONS,
+            loss_scale=4.0 / tf.cast(batch, tf.float32),
+            tolerance=_REFERENCE_GRAD_TOLERANCE,
+        )
     else:
-        # Red first: the red half of z alone draws the red channel, so fit it on the red channel with
-        # the green half left at its random start; then keep the best red per image for every restart
-        # and fit the green half on the green channel(s).
+        opts = dict(iterations=iterations)
+
+    z_red = None
+    if mode == "regular":
+        z, _ = fit_latent(generator_fn, targets, z0, weights=w, **opts)
+    else:
+        # Red first: the red part of z alone draws the red channel, so fit it on the red channel with
+        # the green part left at its random start, then fit the green part on the green channel(s).
         z_red, loss_red = fit_latent(
-            generator_fn, targets, z0, free=(0, red_dims), channels=(0, 1), weights=w, iterations=iterations
+            generator_fn, targets, z0, free=(0, red_dims), channels=(0, 1), weights=w, **opts
         )
-        red_best = _best_per_image(z_red[:, :red_dims], loss_red, restarts, batch)
-        z1 = tf.concat([_tile_rows(red_best, restarts), z0[:, red_dims:]], axis=1)
-        z, loss_green = fit_latent(
-            generator_fn,
-            targets,
-            z1,
-            free=(red_dims, nz),
-            channels=(1, None),
-            weights=w,
-            iterations=iterations,
+        z1 = z_red
+        if red_sharing == "shared-best":
+            red_best = _best_per_image(z_red[:, :red_dims], loss_red, restarts, batch)
+            z1 = tf.concat([_tile_rows(red_best, restarts), z0[:, red_dims:]], axis=1)
+        z, _ = fit_latent(
+            generator_fn, targets, z1, free=(red_dims, nz), channels=(1, None), weights=w, **opts
         )
-        z_best = _best_per_image(z, loss_green, restarts, batch)
+    # The best restart by the total error over all channels (as the reference's L2 choice).
+    z_best = _best_per_image(z, _per_image_mse(generator_fn(z), targets, w), restarts, batch)
 
     recon = generator_fn(z_best)
     l2 = tf.sqrt(_per_image_mse(recon, images, weights))
-    return {"z": z_best, "reconstructions": recon, "l2": l2, "nll": gaussian_nll(z_best)}
+    out = {"z": z_best, "reconstructions": recon, "l2": l2, "nll": gaussian_nll(z_best)}
+    if phases:
+        out.update(z_init=z0, z_red=z0 if z_red is None else z_red, z_all=z)
+    return out
 
 
 def reconstruct(
@@ -189,6 +252,10 @@ def reconstruct(
     mode: str = "regular",
     red_dims: int | None = None,
     weights=None,
+    budget: str = "fast",
+    red_sharing: str = "per-restart",
+    return_phases: bool = False,
+    channel_mask=None,
 ) -> dict:
     """Find latent codes that reproduce `images`, by batched multi-start L-BFGS.
 
@@ -198,23 +265,41 @@ def reconstruct(
         images: float32 `[B, ...]` in [-1, 1], same layout as the generator output (e.g.
             `[B, H, W, 2]` for dcgan, `[B, H, W, 1+C]` for star/multichannel).
         nz: latent size (static int).
-        iterations: maximum L-BFGS iterations per phase (int or int32 tensor).
+        iterations: maximum L-BFGS iterations per phase with the "fast" budget (int or int32 tensor).
         restarts: random starts per image (>= 1); all `restarts * B` problems run as one batch.
         seed: seed of the starting points (int or int64 tensor); same seed, same result.
         mode: "regular" (fit all of z on all channels) or "separable" (red-first, for separable and
-            star generators: fit `z[:, :red_dims]` on the red channel with the green half fixed, then
-            `z[:, red_dims:]` on the green channel(s) with the red half fixed).
-        red_dims: size of the red part of z in separable mode (default `nz // 2`).
+            star generators: fit `z[:, :red_dims]` on the red channel with the green part fixed, then
+            `z[:, red_dims:]` on the green channel(s) with the red part fixed).
+        red_dims: size of the red part of z in separable mode: the generator's own split
+            `int(nz * red_portion)` (default `nz // 2`, i.e. red_portion 0.5).
         weights: optional per-pixel loss weights broadcastable to `images` (e.g. `[B, 1, 1, c]` to fit
             only some channels); also used for the reported `l2`.
+        budget: "fast" or "reference" (see `BUDGETS`; "reference" ignores `iterations`).
+        red_sharing: separable mode, "per-restart" (the reference) or "shared-best" (see `RED_SHARING`).
+            Either way the best restart per image is the one with the lowest total error.
+        return_phases: also return `z_init`, `z_red` (after the red phase) and `z_all` (every
+            restart's final z), each `[restarts * B, nz]`, restart-major.
+        channel_mask: optional float32 `[c]` over the last image axis, 1 = observed, 0 = ignored
+            (e.g. a real cell with the red and one protein's green, reconstructed by a star model).
+            Ignored channels' pixels count in no loss and not in `l2`, whatever their values; in
+            separable mode the red phase uses the red if observed, the green phase the observed
+            greens. Checked in-graph (length c, entries 0/1, at least one 1: InvalidArgumentError).
 
     Returns:
         dict of tensors: `z` `[B, nz]` (best restart per image), `reconstructions` (`G(z)`, same
         shape as `images`), `l2` `[B]` (root mean square error over pixels and channels on [0, 1]
-        intensities), `nll` `[B]` (negative log-likelihood of z under N(0, I)).
+        intensities; only the observed channels with `channel_mask`), `nll` `[B]` (negative
+        log-likelihood of z under N(0, I)).
     """
     if mode not in MODES:
         raise ValueError(f"reconstruct: mode must be one of {MODES}, got {mode!r}")
+    if budget not in BUDGETS:
+        raise ValueError(f"reconstruct: budget must be one of {'|'.join(BUDGETS)}, got {budget!r}")
+    if red_sharing not in RED_SHARING:
+        raise ValueError(
+            f"reconstruct: red_sharing must be one of {'|'.join(RED_SHARING)}, got {red_sharing!r}"
+        )
     nz = int(nz)
     red_dims = nz // 2 if red_dims is None else int(red_dims)
     if mode == "separable" and not 0 < red_dims < nz:
@@ -224,7 +309,10 @@ def reconstruct(
             raise ValueError(f"reconstruct: {name} must be >= {1 if name == 'restarts' else 0}, got {value}")
 
     def run(images, iterations, restarts, seed):
-        return _reconstruct(generator_fn, images, nz, iterations, restarts, seed, mode, red_dims, weights)
+        return _reconstruct(
+            generator_fn, images, nz, iterations, restarts, seed, mode, red_dims, weights, budget,
+            red_sharing, return_phases, channel_mask,
+        )  # fmt: skip
 
     args = (
         tf.convert_to_tensor(images, tf.float32),

@@ -22,7 +22,7 @@ import tensorflow as tf
 from biogans_tf.eval.c2st import median_mad
 from biogans_tf.eval.latent import gaussian_nll, reconstruct
 from biogans_tf.io_utils import write_bytes
-from biogans_tf.viz import composite, grid, save_png, to_uint8
+from biogans_tf.viz import composite, labelled_grid, save_png, to_uint8
 
 
 def _unit(images) -> np.ndarray:
@@ -87,6 +87,7 @@ class Reconstructor:
         iterations, restarts: L-BFGS iterations per phase and random starts per image.
         batch: images per chunk (each chunk solves `restarts * batch` problems at once).
         static_protein: trace per protein (see above).
+        budget, red_dims, red_sharing: as `biogans_tf.eval.latent.reconstruct`.
     """
 
     def __init__(
@@ -98,6 +99,9 @@ class Reconstructor:
         restarts: int = 5,
         batch: int = 64,
         static_protein: bool = False,
+        budget: str = "fast",
+        red_dims: int | None = None,
+        red_sharing: str = "per-restart",
     ):
         self.nz, self.iterations, self.restarts, self.batch = (
             int(nz),
@@ -105,6 +109,8 @@ class Reconstructor:
             int(restarts),
             int(batch),
         )
+        # Everything `reconstruct` takes besides the images, the seed and the generator.
+        self.options = dict(budget=budget, red_dims=red_dims, red_sharing=red_sharing)
         self.generator_fn, self.static_protein = generator_fn, bool(static_protein)
         self._solvers = {}
 
@@ -125,7 +131,9 @@ class Reconstructor:
             )
 
             def solve(images, seed):
-                return reconstruct(gen, images, self.nz, self.iterations, self.restarts, seed, mode)
+                return reconstruct(
+                    gen, images, self.nz, self.iterations, self.restarts, seed, mode, **self.options
+                )
 
         else:
             spec.append(tf.TensorSpec([], tf.int32))
@@ -133,7 +141,9 @@ class Reconstructor:
 
             def solve(images, seed, index):
                 fn = lambda z: gen2(z, index)  # noqa: E731
-                return reconstruct(fn, images, self.nz, self.iterations, self.restarts, seed, mode)
+                return reconstruct(
+                    fn, images, self.nz, self.iterations, self.restarts, seed, mode, **self.options
+                )
 
         self._solvers[key] = tf.function(solve, input_signature=spec, autograph=False)
         return self._solvers[key]
@@ -230,8 +240,17 @@ def format_table3(rows: list[dict], title: str = "") -> str:
     return "\n".join(lines)
 
 
+COLUMN_TITLES = {"regular": "regular", "separable": "separable (red first)"}
+
+
 def figure5(
-    path: str, test, neighbours, reconstructions: dict[str, np.ndarray], scale: int = 2
+    path: str,
+    test,
+    neighbours,
+    reconstructions: dict[str, np.ndarray],
+    scale: int = 2,
+    palette: str = "red-green",
+    row_names=None,
 ) -> np.ndarray:
     """Figure 5-style grid: one row per test cell; columns test, nearest neighbour, reconstructions.
 
@@ -239,15 +258,18 @@ def figure5(
         path: PNG output path.
         test, neighbours: `[N, H, W, 2]` uint8 or float in [-1, 1].
         reconstructions: column name -> `[N, H, W, 2]` (columns in dict order).
-        scale: nearest-neighbour upscaling of the PNG.
+        scale: nearest-neighbour upscaling of the PNG (labels are drawn at the final size).
+        palette: one of `biogans_tf.viz.PALETTES`.
+        row_names: optional label per row (e.g. the protein of each test cell).
 
     Returns:
-        the RGB image written (uint8).
+        the RGB image written (uint8), with a header band naming the columns.
     """
-    cols = [composite(test), composite(neighbours)] + [composite(r) for r in reconstructions.values()]
-    tiles = np.stack(cols, axis=1)  # [N, columns, H, W, 3]
-    image = grid(tiles)
-    save_png(path, image, scale=scale)
+    imgs = [test, neighbours] + list(reconstructions.values())
+    tiles = np.stack([composite(x, 1, palette) for x in imgs], axis=1)  # [N, columns, H, W', 3]
+    names = ["test cell", "nearest neighbour"] + [COLUMN_TITLES.get(k, k) for k in reconstructions]
+    image = labelled_grid(tiles, col_names=names, row_names=row_names, scale=scale)
+    save_png(path, image)
     return image
 
 
@@ -260,12 +282,10 @@ def figure6(path: str, series: dict[str, tuple[np.ndarray, np.ndarray]], nn_l2=N
         nn_l2: nearest-training-cell L2 (drawn as a vertical line at its median).
         prior: NLL of prior draws (drawn as a horizontal band: median +- MAD).
     """
-    import matplotlib
+    from matplotlib.figure import Figure  # object API: no pyplot, no backend switch
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=120)
+    fig = Figure(figsize=(5.5, 4.0), dpi=150)
+    ax = fig.subplots()
     for label, (l2, nll) in series.items():
         ax.scatter(l2, nll, s=9, alpha=0.6, label=label)
     if nn_l2 is not None and len(nn_l2):
@@ -281,9 +301,16 @@ def figure6(path: str, series: dict[str, tuple[np.ndarray, np.ndarray]], nn_l2=N
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
+    fig.savefig(buf, format="png", facecolor="white")
     write_bytes(path, buf.getvalue())
+
+
+def red_dims_of(model, nz: int) -> int:
+    """The generator's own red part of z, `int(nz * red_portion)` (red_portion from its config; 0.5
+    when it has none, as dcgan-sep and star by default)."""
+    from biogans_tf.models.dcgan import red_split
+
+    return red_split(int(nz), float(model.get_config().get("red_portion", 0.5)))
 
 
 def _groups(run, test, train, max_per_group: int | None):
@@ -314,6 +341,9 @@ def evaluate_run(
     out_dir: str | None = None,
     n_figure_rows: int = 8,
     progress: bool = False,
+    budget: str = "fast",
+    separable_red: str = "per-restart",
+    palette: str = "red-green",
 ) -> dict:
     """Table 3 for one generator run on a test set, with Figures 5 and 6.
 
@@ -326,6 +356,9 @@ def evaluate_run(
         out_dir: where to write `fig5_reconstructions.png`, `fig6_l2_vs_nll.png` and `table3.md`.
         n_figure_rows: test cells shown in Figure 5 (spread over proteins).
         progress: tqdm bars.
+        budget: L-BFGS budget, "fast" or "reference" (`biogans_tf.eval.latent.BUDGETS`).
+        separable_red: "per-restart" (the reference) or "shared-best" (`latent.RED_SHARING`).
+        palette: colours of Figure 5 (`biogans_tf.viz.PALETTES`).
 
     Returns:
         JSON-ready dict: `rows` (Table 3 over all cells), `per_protein` (rows per protein),
@@ -349,6 +382,9 @@ def evaluate_run(
         restarts=restarts,
         batch=batch,
         static_protein=run.has_protein_path,
+        budget=budget,
+        red_dims=red_dims_of(run.model, run.nz),
+        red_sharing=separable_red,
     )
     for gi, (name, index, t, r) in enumerate(_groups(run, test, train, max_per_protein)):
         if len(t) == 0 or len(r) == 0:
@@ -365,7 +401,7 @@ def evaluate_run(
             pooled[m]["l2"].append(res[m]["l2"])
             pooled[m]["nll"].append(res[m]["nll"])
         nn_all.append(nn_l2)
-        fig_rows.append((t, r[nn_idx], {m: res[m]["reconstructions"] for m in modes}))
+        fig_rows.append((t, r[nn_idx], {m: res[m]["reconstructions"] for m in modes}, name))
     pooled = {m: {k: np.concatenate(v) for k, v in d.items()} for m, d in pooled.items()}
     nn_all = np.concatenate(nn_all)
     prior = prior_nll(len(nn_all), run.nz, seed)
@@ -377,7 +413,15 @@ def evaluate_run(
         t = np.concatenate([f[0][:per] for f in fig_rows])[:n_figure_rows]
         nn = np.concatenate([f[1][:per] for f in fig_rows])[:n_figure_rows]
         rec = {m: np.concatenate([f[2][m][:per] for f in fig_rows])[:n_figure_rows] for m in modes}
-        figure5(os.path.join(out_dir, "fig5_reconstructions.png"), t, nn, rec)
+        row_names = [f[3] for f in fig_rows for _ in range(len(f[0][:per]))][:n_figure_rows]
+        fig5 = os.path.join(out_dir, "fig5_reconstructions.png")
+        figure5(fig5, t, nn, rec, palette=palette, row_names=row_names)
+        from biogans_tf.tiff import write_panels  # the same cells for Fiji / napari, channels named
+
+        rows_text = ", ".join(row_names)
+        desc = f"biogans-tf {run.arch} reconstructions (cells on the Q axis; proteins: {rows_text})"
+        write_panels(os.path.join(out_dir, "fig5_reconstructions.ome.tif"), {"test": t, "nearest": nn, **rec},
+                     description=desc)  # fmt: skip
         figure6(
             os.path.join(out_dir, "fig6_l2_vs_nll.png"),
             {m: (pooled[m]["l2"], pooled[m]["nll"]) for m in modes},
@@ -387,6 +431,7 @@ def evaluate_run(
         text = format_table3(rows, f"Table 3 ({run.arch}, {len(nn_all)} test cells)")
         write_bytes(os.path.join(out_dir, "table3.md"), (text + "\n").encode())
         figures = {"fig5": "fig5_reconstructions.png", "fig6": "fig6_l2_vs_nll.png", "table": "table3.md"}
+        figures["fig5_tiff"] = "fig5_reconstructions.ome.tif"
     return {
         "rows": rows,
         "per_protein": per_protein,
@@ -396,6 +441,9 @@ def evaluate_run(
             "restarts": restarts,
             "seed": seed,
             "max_per_protein": max_per_protein,
+            "budget": budget,
+            "separable_red": separable_red,
+            "red_dims": red_dims_of(run.model, run.nz),
         },
         "figures": figures,
     }

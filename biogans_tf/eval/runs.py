@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from biogans_tf.data.errors import DataError
+from biogans_tf.loader import METADATA_KEYS, read_metadata
 
 
 @dataclasses.dataclass
@@ -168,6 +169,12 @@ def load_run(run_dir: str | None = None, generator: str | None = None, proteins=
                 config = json.load(f)
         except json.JSONDecodeError as e:
             raise DataError(config_path, f"not valid JSON ({e})") from None
+    try:
+        embedded = read_metadata(path)
+    except ValueError as e:
+        raise DataError(path, str(e).split(": ", 1)[-1]) from None
+    # The file's own metadata (biogans_tf.loader) describes exactly this generator: it wins.
+    config = {**config, **{k: embedded[k] for k in METADATA_KEYS if k in embedded}}
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001  (Keras raises many types for a bad file)

@@ -35,8 +35,16 @@ class DCGANGenerator(keras.Model):
       separable: use separable layers.
       red_portion: fraction of red channels in every separable layer.
       final_red: red channels of the final separable layer; None = `int(n_channels * red_portion)`
-        (the reference). `multichannel-sep` sets 1: one red channel computed from red features,
-        C green channels from all features.
+        (the reference, and what the registry builds for every arch), at least 1. An explicit
+        count is kept for models saved before `multichannel-sep` honoured `red_portion` (they set 1).
+
+    Output channel layout of a separable multichannel generator (`n_channels = 1 + C`): as the
+    reference's `CnvTranspose2d_separable`, the final layer concatenates its `r = final_red` red
+    outputs (computed from the red features only) before its `1 + C - r` others (from all
+    features), and the reference reads that tensor as (red, green of protein 0, ..., green of
+    protein C-1). So the layout stays `[B, H, W, 1+C]` with channel 0 = red and 1+q = protein q,
+    whatever `r` is; with `r > 1` (e.g. `red_portion` 0.5: r = int(7 * 0.5) = 3) the greens of
+    proteins 0 .. r-2 are also drawn from red features only, exactly like the reference model.
       synchronized_bn: cross-replica BatchNorm statistics (MirroredStrategy).
       seed: init seed (reference init, per-layer seeds derived from it).
 
@@ -81,8 +89,10 @@ class DCGANGenerator(keras.Model):
             if self.separable:
                 last = i == len(outs) - 1
                 out_red = red_split(cout, self.red_portion)
-                if last and self.final_red is not None:
-                    out_red = self.final_red
+                if last:
+                    # At least one red output: with int(cout * red_portion) = 0 (e.g. 3 channels at
+                    # 0.143) the reference's channel 0 would read green features, not separable.
+                    out_red = max(1, out_red) if self.final_red is None else self.final_red
                 layer = SeparableConvTranspose(
                     red_split(cin, self.red_portion),
                     out_red,

@@ -94,7 +94,8 @@ def _dcgan_g(separable, multichannel):
             n_channels=1 + n_proteins if multichannel else 2,
             separable=separable,
             red_portion=red_portion,
-            final_red=1 if (separable and multichannel) else None,
+            # multichannel-sep too: int((1 + C) * red_portion) red outputs, as the reference.
+            final_red=None,
             synchronized_bn=synchronized_bn,
             seed=seed,
             name="generator",

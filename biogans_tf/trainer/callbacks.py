@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from biogans_tf import viz
+from biogans_tf import progress, viz
 from biogans_tf.trainer.checkpoint import CheckpointError, TrainingCheckpoints
 
 METRICS = ("d_loss", "g_loss", "gp", "wdist")
@@ -69,27 +69,40 @@ class NanGuard(keras.callbacks.Callback):
 
 
 class ProgressLogger(IterationCallback):
-    """Prints one line every `every` generator iterations: losses, it/s, images/s, ETA.
+    """Training progress: a tqdm bar on a terminal, else one line every `every` iterations.
+
+    The bar (on stderr) shows step/total, it/s, ETA and the latest losses. Without a terminal
+    (logs, CI, a parent process reading the output) it prints the log lines instead:
+    `step S/T d_loss=.. g_loss=.. gp=.. wdist=.. X it/s Y img/s ETA Zs`.
 
     Args:
         total_steps: the run's `--steps` (generator iterations).
-        every: print period in generator iterations.
+        every: print period in generator iterations (log-line mode).
         images_per_critic_step: real images the critic sees per critic update (B, or C*B).
-        stream: where to print (stdout by default).
+        stream: where log lines go (stdout by default).
+        bar: True: tqdm bar on stderr; False: log lines; None: a bar exactly when stderr is a tty.
     """
 
-    def __init__(self, total_steps: int, every: int, images_per_critic_step: int, stream=None):
+    def __init__(self, total_steps: int, every: int, images_per_critic_step: int, stream=None, bar=None):
         super().__init__()
         self.total_steps = int(total_steps)
         self.every = max(1, int(every))
         self.images_per_critic_step = int(images_per_critic_step)
         self.stream = stream or sys.stdout
+        self.bar = progress.stderr_is_tty() if bar is None else bool(bar)
         self._mark = None
+        self._tqdm = None
 
     def on_train_begin(self, logs=None):
         self._mark = (time.perf_counter(), int(self.model.step.numpy()), int(self.model.critic_step.numpy()))
+        if self.bar:
+            self._tqdm = progress.bar(self.total_steps, "train", "it", initial=self._mark[1], enabled=True)
 
     def on_iteration_end(self, step, logs):
+        if self._tqdm is not None:
+            self._tqdm.update(step - self._tqdm.n)
+            self._tqdm.set_postfix({k: f"{_value(logs, k):.3f}" for k in METRICS}, refresh=False)
+            return
         if step % self.every and step != self.total_steps:
             return
         now, critic = time.perf_counter(), int(self.model.critic_step.numpy())
@@ -105,6 +118,11 @@ class ProgressLogger(IterationCallback):
             flush=True,
         )
         self._mark = (now, step, critic)
+
+    def on_train_end(self, logs=None):
+        if self._tqdm is not None:
+            self._tqdm.close()
+            self._tqdm = None
 
 
 class TensorBoardLogger(IterationCallback):
@@ -145,31 +163,45 @@ class SampleWriter(IterationCallback):
     """Sample grids from fixed noise: `samples/step_XXXXXXX.png` and a TensorBoard image.
 
     Uses `trainer.sample` (the EMA generator when there is one) in inference mode. Grids come from
-    `viz.sample_grid` (for multi-protein outputs: one row per z, one column per protein).
+    `viz.sample_figure` (for multi-protein outputs: one row per z, one column per protein, the
+    protein names in a header band over the columns).
 
     Args:
         sample_dir: `RUN/samples`.
         z: fixed latent batch `[n, nz]`.
         every: period in generator iterations (also written at the end of training).
         writer: optional tf.summary writer for the `samples` image.
-        scale: PNG upscaling factor (nearest neighbour).
+        scale: PNG upscaling factor (nearest neighbour; labels are drawn at the final size).
+        proteins: names of the greens in channel order (column labels); None: unlabelled.
+        palette: one of `viz.PALETTES`.
     """
 
-    def __init__(self, sample_dir: str, z, every: int, writer=None, scale: int = 2):
+    def __init__(
+        self,
+        sample_dir: str,
+        z,
+        every: int,
+        writer=None,
+        scale: int = 2,
+        proteins=None,
+        palette: str = viz.DEFAULT_PALETTE,
+    ):
         super().__init__()
         self.sample_dir = sample_dir
         self.z = z
         self.every = max(1, int(every))
         self.writer = writer
         self.scale = scale
+        self.proteins = tuple(proteins) if proteins is not None else None
+        self.palette = viz.check_palette(palette)
         self.last_path: str | None = None
 
     def write(self, step: int) -> str:
         """Render and save the grid for the current weights; returns the PNG path."""
         images = np.asarray(self.model.sample(self.z))
-        rgb = viz.sample_grid(images)
+        rgb = viz.sample_figure(images, self.proteins, palette=self.palette, scale=self.scale)
         path = os.path.join(self.sample_dir, f"step_{step:07d}.png")
-        viz.save_png(path, rgb, scale=self.scale)
+        viz.save_png(path, rgb)
         if self.writer is not None:
             with self.writer.as_default(step=step):
                 tf.summary.image("samples", rgb[None], max_outputs=1)

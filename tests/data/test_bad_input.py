@@ -169,3 +169,35 @@ def test_failed_tfds_build_leaves_no_dataset(tmp_path):
     make_lin(manual, cells=(1, 2), seed=5)
     cs = sources.load("tfds:lin", "test", data_dir=str(data_dir), manual_dir=str(manual))
     assert len(cs) == 4 and cs.proteins == ("Alp14", "Arp3")
+
+
+def _flip_member_byte(zpath, member):
+    """Damage one byte in the middle of a stored zip member's data (its CRC no longer matches)."""
+    with zipfile.ZipFile(zpath) as z:
+        info = z.getinfo(member)
+    raw = bytearray(open(zpath, "rb").read())
+    name_len = int.from_bytes(raw[info.header_offset + 26 : info.header_offset + 28], "little")
+    extra_len = int.from_bytes(raw[info.header_offset + 28 : info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    raw[start + info.compress_size // 2] ^= 0xFF
+    open(zpath, "wb").write(bytes(raw))
+
+
+def test_zip_member_failing_its_crc_is_named(tmp_path):
+    make_lin(tmp_path / "src", cells=(1, 2))
+    zpath = zip_folder(tmp_path / "src", tmp_path / "LIN.zip")
+    _flip_member_byte(zpath, "train/Arp3/cell2.png")
+    _raises(f"{zpath}/train/Arp3/cell2.png", "damaged zip member .*CRC", load_lin, zpath, "train")
+
+
+def test_broken_symlink_is_named(lin):
+    bad = lin / "train" / "Arp3" / "cell2.png"
+    bad.unlink()
+    os.symlink(lin / "gone.png", bad)
+    _raises(bad, "broken symbolic link", load_lin, str(lin), "train")
+    _raises(bad, "broken symbolic link", load_own, str(lin), "train")
+
+
+def test_odd_width_for_the_simulator_is_a_clear_error():
+    _raises("image_size", "even width", sources.load, "sim:2", "train", image_size=(48, 81))
+    _raises("image_size", "even width", sources.describe, "sim", image_size=(48, 81))

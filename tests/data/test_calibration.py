@@ -94,3 +94,21 @@ def test_cli_prints_table_json_and_writes_figure(tmp_path, capsys):
     }
     img = Image.open(fig)
     assert img.mode in ("RGB", "RGBA") and img.size[0] > 400 and img.size[1] > 400
+
+
+@needs_real
+def test_figure_palette_flag_and_default_location(tmp_path, capsys):
+    # Regenerating the committed docs/figures/real_vs_sim.png must be asked for explicitly.
+    assert C.DEFAULT_FIGURE.startswith("runs" + os.sep)
+    assert C.main(["--n", "2", "--palette", "blue", "--figure", ""]) == 2
+    err = capsys.readouterr().err  # one line naming the flag and the allowed values
+    assert len(err.strip().splitlines()) == 1 and "--palette" in err and "blue" in err
+    assert all(name in err for name in ("red-green", "magenta-green", "gray"))
+    real = np.load(REAL)
+    reds = {}
+    for palette in ("red-green", "magenta-green"):
+        path = tmp_path / f"{palette}.png"
+        C.write_figure(str(path), real, 0, n_sim=1, palette=palette)
+        rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        reds[palette] = int(((rgb[..., 0] > 100) & (rgb[..., 2] < 40)).sum())  # pure red pixels
+    assert reds["red-green"] > 1000 and reds["magenta-green"] < reds["red-green"] / 50

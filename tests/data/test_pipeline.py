@@ -143,7 +143,7 @@ def test_conditional_batches_per_protein_streams():
 def test_multichannel_channels_follow_the_neighbours():
     cells = _cells((6, 5, 7))
     nb = mine_neighbours(cells, k=3)
-    ds = multichannel_batches(cells, nb, 4, seed=5, flips=False)
+    ds = multichannel_batches(cells, nb, 4, seed=5, flips=False, pick="nearest")
     assert ds.element_spec.shape == (4, H, W, 4)
     greens = to_unit(cells.images[..., 1]).numpy()
     for x in _take(ds, 4):
@@ -169,6 +169,56 @@ def test_multichannel_channels_follow_the_neighbours():
             stacked = np.concatenate([to_unit(cells.images[i, ..., :1]).numpy(), greens[i][..., None]], -1)
             assert any(np.allclose(img[..., [0, 1 + p]], v) for v in _variants(stacked))
     assert len(used) > 1
+
+
+def _masked_cells(counts=(8, 7, 9), seed=0):
+    """Red = i + 1 inside a random per-image cell mask and 0 outside; greens nonzero everywhere."""
+    n = sum(counts)
+    rng = np.random.default_rng(seed)
+    inside = rng.random((n, H, W)) < 0.5
+    images = np.zeros((n, H, W, 2), np.uint8)
+    images[..., 0] = np.where(inside, (np.arange(n) + 1)[:, None, None], 0)
+    images[..., 1] = rng.integers(1, 256, (n, H, W))
+    labels = np.repeat(np.arange(len(counts)), counts).astype(np.int32)
+    proteins = tuple(f"P{p}" for p in range(len(counts)))
+    files = tuple(f"P{p}/cell{i:03d}.png" for i, p in enumerate(labels))
+    return CellSet(images, labels, proteins, files, source="test")
+
+
+def test_multichannel_random_neighbours_red_mask_and_resume():
+    # The defaults: greens drawn at random among the k=5 neighbours, every channel masked by red > 0.
+    cells = _masked_cells()
+    nb = mine_neighbours(cells, k=5)
+    mask = cells.images[..., 0] > 0
+    greens = to_unit(cells.images[..., 1]).numpy()
+    batches = _take(multichannel_batches(cells, nb, 4, seed=3), 18)  # 3 epochs of 6 steps
+    ranks_of = {}
+    for x in batches:
+        for img in x:
+            i = int(np.rint((img[..., 0].max() + 1) / 2 * 255)) - 1
+            p = cells.labels[i]
+            outside = img[..., 0] == -1.0
+            assert outside.any() and (img[outside] == -1.0).all()  # every channel is -1 off the cell
+            (flip,) = [f for f, v in enumerate(_variants(~mask[i])) if (v == outside).all()]
+            # Inside the mask: own green, and a neighbour's green (masked by i's red, not its own).
+            keep = _variants(mask[i])[flip]
+            np.testing.assert_allclose(img[..., 1 + p], np.where(keep, _variants(greens[i])[flip], -1))
+            for q in [q for q in range(3) if q != p]:
+                ranks = [
+                    r
+                    for r in range(5)
+                    if np.allclose(
+                        img[..., 1 + q], np.where(keep, _variants(greens[nb.indices[i, q, r]])[flip], -1)
+                    )
+                ]
+                assert len(ranks) == 1
+                ranks_of.setdefault((i, q), set()).update(ranks)
+    # Across epochs the same (image, protein) takes greens from more than one of its k neighbours.
+    assert max(len(r) for r in ranks_of.values()) > 1
+    assert len(set().union(*ranks_of.values())) >= 4
+    resumed = _take(multichannel_batches(cells, nb, 4, seed=3, start_step=10), 8)
+    for a, b in zip(batches[10:], resumed, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_dispatcher_and_errors():

@@ -82,10 +82,18 @@ def test_paths_written_as_gif_and_strip(tmp_path, arch, tiles):
     for kind in out:
         gif = Image.open(tmp_path / out[kind]["files"]["gif"])
         assert gif.n_frames == 5
-        # Frame: one 24x40 tile per protein with 1 px gutters, scaled x3.
-        assert gif.size == (3 * (tiles * 41 + 1), 3 * 26)
+        # Frame: one 24x40 tile per protein with 1 px gutters, scaled x3, under a "step i/T" title
+        # (and the protein names for multi-protein models): taller than the tiles, as wide.
+        assert gif.size[0] == 3 * (tiles * 41 + 1) and gif.size[1] >= 3 * 26 + 18 * (1 + (tiles > 1))
+        first = np.asarray(gif.convert("RGB"))
+        assert (first[:18].min(axis=2) < 128).sum() > 20  # title text on the white band
         strip = Image.open(tmp_path / out[kind]["files"]["strip"])
-        assert strip.size == (2 * (5 * 42 + 2), 2 * (tiles * 26 + 2))
+        # Strip: "step 1".."step 5" over the columns; star rows named by protein (a left band).
+        rows_band = tiles > 1
+        assert strip.size[1] == 2 * (tiles * 26 + 2) + 20
+        assert (strip.size[0] > 2 * (5 * 42 + 2)) == rows_band
+        header = np.asarray(strip.convert("RGB"))[:20, -2 * 42 :]
+        assert (header.min(axis=2) < 128).sum() > 10  # the last column's step label
         assert len(out[kind]["biology"]["lengths_px"]) == 5
     # Both paths start and end at the same codes, so the end frames agree.
     lin = interpolation.render_path(run, interpolation.path_codes(z[0], z[1], 3, "linear"))

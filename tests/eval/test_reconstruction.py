@@ -82,8 +82,11 @@ def test_own_samples_reconstruct_to_near_zero_and_figures(tmp_path):
     assert rows["nearest training cell"]["l2"]["median"] > 0.1
     assert 0 < rows["prior N(0, I) draws"]["nll"]["median"] < 100
     fig5 = np.asarray(Image.open(tmp_path / out["figures"]["fig5"]))
-    # 4 rows x 3 columns (test, nearest neighbour, regular) of 16x32 tiles with 2 px gutters, x2.
-    assert fig5.shape == (2 * (4 * 18 + 2), 2 * (3 * 34 + 2), 3)
+    # 4 rows x 3 columns (test, nearest neighbour, regular) of 16x32 tiles with 2 px gutters, x2,
+    # under a 20 px header naming the columns and right of a band naming each row's protein.
+    body_h, body_w = 2 * (4 * 18 + 2), 2 * (3 * 34 + 2)
+    assert fig5.shape[0] == body_h + 20 and fig5.shape[1] > body_w and fig5.shape[2] == 3
+    assert (fig5[:20].min(axis=2) < 128).sum() > 30  # column titles on the white header band
     assert (tmp_path / out["figures"]["fig6"]).read_bytes()[:4] == b"\x89PNG"
     assert "| regular |" in (tmp_path / "table3.md").read_text()
 
@@ -101,3 +104,81 @@ def test_star_pair_views_agree():
     assert fast.shape == (4, *SIZE, 2)
     np.testing.assert_allclose(fast, full, atol=1e-5)
     np.testing.assert_allclose(full, model(z, training=False).numpy()[..., [0, 2]], atol=1e-6)
+
+
+PROTEINS6 = ("A", "B", "C", "D", "E", "F")
+
+
+def _multichannel_sep(red_portion=0.143, nz=50):
+    # 6 proteins: 7 output channels, so the last layer has int(7 * 0.143) = 1 red channel.
+    model = build_generator(
+        "multichannel-sep", image_size=SIZE, n_proteins=6, nz=nz, ngf=14, red_portion=red_portion, seed=3
+    )
+    return GeneratorRun(model, "multichannel-sep", "multichannel", PROTEINS6, nz, SIZE, True, {}, "mem")
+
+
+def test_separable_reconstruction_splits_z_at_the_generators_red_portion():
+    import tensorflow as tf
+
+    from biogans_tf.eval import latent
+
+    run = _multichannel_sep()
+    red = int(50 * 0.143)
+    assert rec.red_dims_of(run.model, run.nz) == red == 7  # not nz // 2 = 25
+    images = run.pair(tf.constant(run.latents(2, seed=4)), 0)
+    out = latent.reconstruct(
+        run.pair_fn(0), images, run.nz, iterations=3, restarts=2, seed=1, mode="separable",
+        red_dims=rec.red_dims_of(run.model, run.nz), return_phases=True,
+    )  # fmt: skip
+    moved = np.abs(out["z_red"].numpy() - out["z_init"].numpy()).max(axis=0) > 0
+    # Phase one optimises exactly the first int(nz * 0.143) coordinates, and all of them.
+    np.testing.assert_array_equal(np.flatnonzero(moved), np.arange(red))
+    # Phase two leaves them as phase one ended (red then green within each restart).
+    np.testing.assert_array_equal(out["z_all"].numpy()[:, :red], out["z_red"].numpy()[:, :red])
+    # The Table 3 path uses the same split.
+    labels = np.arange(6, dtype=np.int32)
+    cells = CellSet(np.zeros((6, *SIZE, 2), np.uint8), labels, PROTEINS6, tuple("abcdef"))
+    res = rec.evaluate_run(run, cells, cells, modes=("separable",), iterations=1, restarts=1, batch=2)
+    assert res["settings"]["red_dims"] == red and res["settings"]["separable_red"] == "per-restart"
+
+
+def test_per_restart_red_and_the_shared_best_option():
+    from biogans_tf.eval import latent
+
+    run = _run("dcgan-sep")
+    images = run.pair_fn(0)(run.latents(2, seed=6))
+    kw = dict(iterations=4, restarts=3, seed=2, mode="separable", return_phases=True)
+    own = latent.reconstruct(run.pair_fn(0), images, NZ, **kw)
+    shared = latent.reconstruct(run.pair_fn(0), images, NZ, red_sharing="shared-best", **kw)
+    half = NZ // 2
+    per_restart_red = own["z_all"].numpy()[:, :half].reshape(3, 2, half)
+    shared_red = shared["z_all"].numpy()[:, :half].reshape(3, 2, half)
+    assert np.abs(per_restart_red[0] - per_restart_red[1]).max() > 1e-3  # each restart keeps its own red
+    np.testing.assert_array_equal(shared_red[0], shared_red[1])  # one best red for all restarts
+    # The best restart is the one with the lowest total error over all channels.
+    total = np.mean(
+        (run.pair_fn(0)(own["z_all"]).numpy() - np.tile(images, [3, 1, 1, 1])) ** 2, axis=(1, 2, 3)
+    )
+    best = total.reshape(3, 2).argmin(axis=0)
+    np.testing.assert_allclose(own["z"].numpy(), own["z_all"].numpy().reshape(3, 2, NZ)[best, [0, 1]])
+    with pytest.raises(ValueError, match="red_sharing must be one of per-restart|shared-best"):
+        latent.reconstruct(run.pair_fn(0), images, NZ, mode="separable", red_sharing="first")
+
+
+def test_reference_lbfgs_budget_runs_its_own_iterations():
+    from biogans_tf.eval import latent
+
+    assert latent.REFERENCE_OUTER_STEPS * latent.REFERENCE_INNER_ITERATIONS == 1000
+    run = _run("dcgan")
+    # Targets far from any G(z) (an untrained G draws near-constant images), so gradients exceed
+    # the reference's stopping tolerance.
+    images = np.random.default_rng(0).uniform(-1, 1, (2, *SIZE, 2)).astype(np.float32)
+    kw = dict(iterations=0, restarts=1, seed=3, return_phases=True)
+    # With iterations=0 the fast budget does nothing; the reference budget ignores it and fits.
+    fast = latent.reconstruct(run.pair_fn(0), images, NZ, **kw)
+    ref = latent.reconstruct(run.pair_fn(0), images, NZ, budget="reference", **kw)
+    np.testing.assert_array_equal(fast["z"].numpy(), fast["z_init"].numpy())
+    assert np.abs(ref["z"].numpy() - ref["z_init"].numpy()).max() > 1e-2
+    assert np.all(ref["l2"].numpy() < fast["l2"].numpy()), (ref["l2"], fast["l2"])
+    with pytest.raises(ValueError, match="budget must be one of fast|reference"):
+        latent.reconstruct(run.pair_fn(0), images, NZ, budget="slow")

@@ -63,9 +63,16 @@ def test_critic_bank_conversion_keys_and_values():
     assert (
         "main.2.main.initial.2-8.conv.weight" in sd and "main.0.main.pyramid.16.batchnorm.running_var" in sd
     )
-    dst = convert_critic_state_dict("star", sd, image_size=(16, 32), n_proteins=3, ndf=8, batchnorm=True)
+    kw = dict(image_size=(16, 32), n_proteins=3, ndf=8, batchnorm=True)
     x = np.random.default_rng(0).uniform(-1, 1, size=(3, 2, 16, 32, 2)).astype("float32")
+    dst = convert_critic_state_dict("star", sd, **kw, gan="gan")  # GAN logits keep their sign
     np.testing.assert_array_equal(np.asarray(dst(x)), np.asarray(src(x)))
+    # WGAN(-GP) critics are sign-converted: every critic of the bank gives exactly minus the scores.
+    for gan in ("wgan", "wgan-gp"):
+        neg = convert_critic_state_dict("star", sd, **kw, gan=gan)
+        np.testing.assert_array_equal(np.asarray(neg(x)), -np.asarray(src(x)))
+    with pytest.raises(ValueError, match="--gan"):
+        convert_critic_state_dict("star", sd, **kw, gan="lsgan")
 
 
 def test_errors_name_the_key():
@@ -121,9 +128,10 @@ def _check_against_reference(tmp_path, arch, ref_arch, warmup):
     for k in ref.files:
         if k.startswith("running_after_train:"):
             np.testing.assert_allclose(np.asarray(keys[k.split(":", 1)[1]]), ref[k], atol=1e-5)
-    d = convert_critic_state_dict(arch, load_torch_state_dict(str(dpth)))
+    d = convert_critic_state_dict(arch, load_torch_state_dict(str(dpth)))  # a WGAN-GP critic
     x = ref["out_eval"].transpose(0, 1, 3, 4, 2) if arch == "star" else ref["out_eval"].transpose(0, 2, 3, 1)
-    assert np.abs(np.asarray(d(x)) - ref["d_scores_on_out_eval"]).max() < 1e-4
+    # Sign-converted: the reference's critic scores real images low, ours high.
+    assert np.abs(np.asarray(d(x)) + ref["d_scores_on_out_eval"]).max() < 1e-4
 
 
 @pytest.mark.parametrize("arch, ref_arch", [("dcgan", "dcgan"), ("dcgan-sep", "sep"), ("star", "star")])
@@ -199,35 +207,94 @@ def _import_reference():
     return torch, module
 
 
-@pytest.mark.parametrize(
-    "arch, nz, ngf, red_portion, n_proteins",
-    [
-        ("multichannel", 350, 16, None, 3),
-        ("multichannel-sep", 350, 28, 0.143, 6),  # int(7 * 0.143) = 1 red output, as ours
-        ("independent-sep", 100, 8, 0.5, 3),
-    ],
-)
-def test_matches_reference_multichannel_and_independent(arch, nz, ngf, red_portion, n_proteins):
-    """Reference settings: multichannel[-sep] used nz=350, ngf=224, --red_portion 0.143 (small ngf here)."""
-    torch, ref = _import_reference()
+def _reference_towers(ref, torch, nz, nc, ngf, red_portion, n_towers):
+    """Reference DCGAN_G towers, reference init, with non-trivial BatchNorm running statistics."""
     torch.manual_seed(0)
-    nc = 2 if arch.startswith("independent") else 1 + n_proteins
-    towers = [ref.DCGAN_G((16, 32), nz, nc, ngf, 0, red_portion=red_portion)
-              for _ in range(n_proteins if arch.startswith("independent") else 1)]  # fmt: skip
+    towers = [ref.DCGAN_G((16, 32), nz, nc, ngf, 0, red_portion=red_portion) for _ in range(n_towers)]
     for t in towers:
         ref.reference_init(t)
         with torch.no_grad():
             t.train()
-            t(torch.randn(16, nz, 1, 1))  # non-trivial running statistics
+            t(torch.randn(16, nz, 1, 1))
             t.eval()
+    return towers
+
+
+@pytest.mark.parametrize(
+    "arch, nz, ngf, red_portion, n_proteins, layout",
+    [
+        ("multichannel", 350, 16, None, 3, "one"),
+        ("multichannel-sep", 350, 28, 0.143, 6, "one"),  # int(7 * 0.143) = 1 red output
+        ("multichannel-sep", 100, 16, 0.5, 6, "one"),  # int(7 * 0.5) = 3 red outputs
+        ("independent-sep", 100, 8, 0.5, 3, "per-protein"),
+        ("independent-sep", 100, 8, 0.5, 3, "single-file"),  # DCGAN_G_independent: main.<c>.main...
+        ("independent", 100, 8, None, 3, "single-file"),
+    ],
+)
+def test_matches_reference_multichannel_and_independent(arch, nz, ngf, red_portion, n_proteins, layout):
+    """Reference settings: multichannel[-sep] used nz=350, ngf=224, --red_portion 0.143 (small ngf here)."""
+    torch, ref = _import_reference()
+    independent = arch.startswith("independent")
+    nc = 2 if independent else 1 + n_proteins
+    towers = _reference_towers(ref, torch, nz, nc, ngf, red_portion, n_proteins if independent else 1)
     sds = [ref.reference_state_dict(t) for t in towers]
+    if layout == "single-file":  # as the reference's DCGAN_G_independent state_dict
+        sd = {f"main.{c}.{k}": v for c, tower_sd in enumerate(sds) for k, v in tower_sd.items()}
+    else:
+        sd = sds if independent else sds[0]
     g = convert_state_dict(
-        arch, sds if len(sds) > 1 else sds[0], image_size=(16, 32), n_proteins=n_proteins, nz=nz, ngf=ngf,
-        red_portion=red_portion or 0.5,
-    )  # fmt: skip
+        arch, sd, image_size=(16, 32), n_proteins=n_proteins, nz=nz, ngf=ngf, red_portion=red_portion or 0.5
+    )
     assert sum(int(np.prod(v.shape)) for v in g.trainable_weights) == sum(ref.count_params(t) for t in towers)
     z = np.random.default_rng(0).normal(size=(4, nz)).astype("float32")
     with torch.no_grad():
         outs = [t(torch.from_numpy(z).view(4, nz, 1, 1)).numpy().transpose(0, 2, 3, 1) for t in towers]
     want = np.stack(outs, axis=1) if len(outs) > 1 else outs[0]
-    assert np.abs(np.asarray(g(z)) - want).max() < 1e-4
+    assert np.abs(np.asarray(g(z)) - want).max() < 1e-5
+
+
+def test_cli_imports_a_single_file_independent_checkpoint(tmp_path, capsys):
+    torch, ref = _import_reference()
+    towers = _reference_towers(ref, torch, 100, 2, 8, 0.5, 3)
+    sd = {f"main.{c}.{k}": v for c, t in enumerate(towers) for k, v in ref.reference_state_dict(t).items()}
+    pth, out = tmp_path / "netG.pth", tmp_path / "G.keras"
+    torch.save(sd, pth)
+    argv = ["from_torch", "--arch", "independent-sep", "--pth", str(pth), "--out", str(out),
+            "--image_size", "16x32", "--ngf", "8", "--n_proteins", "3"]  # fmt: skip
+    assert run(argv) == 0
+    z = np.random.default_rng(2).normal(size=(3, 100)).astype("float32")
+    with torch.no_grad():
+        want = np.stack([t(torch.from_numpy(z).view(3, 100, 1, 1)).numpy() for t in towers], 1)
+    got = np.asarray(keras.models.load_model(out)(z))  # [B, C, H, W, 2]
+    assert np.abs(got - want.transpose(0, 1, 3, 4, 2)).max() < 1e-5
+    # The same file for 4 proteins names the mismatch instead of a shape error.
+    assert run(argv[:-2] + ["--n_proteins", "4", "--out", str(tmp_path / "bad.keras")]) == 1
+    assert "holding generators [0, 1, 2]; expected 0..3 (--n_proteins=4)" in capsys.readouterr().err
+
+
+def test_reference_wgan_critic_is_sign_converted():
+    """A reference WGAN-GP critic trained as the reference trains it scores real images LOW; the
+    converted one scores them high, with exactly the negated scores."""
+    torch, ref = _import_reference()
+    torch.manual_seed(0)
+    d_ref = ref.reference_init(ref.DCGAN_D_starShaped((16, 32), None, 2, 8, 3, 0, use_batch_norm=False))
+    rng = np.random.default_rng(0)
+    real = torch.from_numpy(rng.uniform(0.2, 1.0, (3, 8, 2, 16, 32)).astype("float32"))
+    fake = torch.from_numpy(rng.uniform(-1.0, -0.2, (3, 8, 2, 16, 32)).astype("float32"))
+    # The reference's critic objective, mean D(real) - mean D(fake) + lambda * GP (the generator is
+    # unused here: the fakes are fixed).
+    trainer = ref.WGANGPTrainer(torch.nn.Linear(1, 1), d_ref, batch_size=8, lr_d=1e-3)
+    for _ in range(10):
+        trainer.optD.zero_grad()
+        trainer.critic_loss(real, fake).mean().backward()
+        trainer.optD.step()
+    with torch.no_grad():
+        ref_real, ref_fake = d_ref(real).numpy(), d_ref(fake).numpy()  # [C, B]
+    assert (ref_real.mean(1) < ref_fake.mean(1)).all()
+    d = convert_critic_state_dict(
+        "star", ref.reference_state_dict(d_ref), image_size=(16, 32), n_proteins=3, ndf=8, gan="wgan-gp"
+    )
+    ours_real = np.asarray(d(real.numpy().transpose(0, 1, 3, 4, 2)))
+    ours_fake = np.asarray(d(fake.numpy().transpose(0, 1, 3, 4, 2)))
+    assert (ours_real.mean(1) > ours_fake.mean(1)).all()
+    assert np.abs(ours_real + ref_real).max() < 1e-5 and np.abs(ours_fake + ref_fake).max() < 1e-5

@@ -2,13 +2,16 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from biogans_tf.io_utils import owned_tempdir
 from biogans_tf.models import build_generator
 from biogans_tf.trainer.checkpoint import variable_bag
 from export import saved_model as sm
@@ -164,3 +167,62 @@ def test_bad_run_dir_is_named(tmp_path):
         sm.load_run_generator(str(tmp_path), "latest")
     with pytest.raises(sm.ExportError, match="generator.keras"):
         sm.load_run_generator(str(tmp_path), "final")
+
+
+@pytest.mark.parametrize("name", ["..", ".", ".hidden", "-x", "a/b", "a\\b", "", "x" * 200])
+def test_model_name_must_be_one_safe_path_component(tmp_path, name):
+    g = build_generator("dcgan", image_size=SIZE, nz=NZ, ngf=8, seed=0)
+    with pytest.raises(sm.ExportError, match="--model_name: expected"):
+        sm.export_generator(g, str(tmp_path / "base"), name, arch="dcgan", proteins=["Alp14"], warmup=False)
+    assert not (tmp_path / "base").exists() or os.listdir(tmp_path / "base") == []
+
+
+def test_a_killed_exports_temp_folder_is_removed_by_the_next(tmp_path):
+    g = build_generator("dcgan", image_size=SIZE, nz=NZ, ngf=8, seed=0)
+    keras_file = str(tmp_path / "g.keras")
+    g.save(keras_file)
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    model_dir = tmp_path / "models" / "m"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "export.saved_model", f"--generator={keras_file}", "--arch=dcgan",
+         "--proteins=Alp14", f"--base_path={tmp_path / 'models'}", "--model_name=m"],
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.time() + 240
+    while not (model_dir.exists() and any(n.startswith(".export-tmp-") for n in os.listdir(model_dir))):
+        assert p.poll() is None and time.time() < deadline, "the export ended before writing its temp folder"
+        time.sleep(0.02)
+    p.kill()
+    p.wait()
+    left = [n for n in os.listdir(model_dir) if n.startswith(".export-tmp-")]
+    assert left and not (model_dir / "1").exists()
+    # A temp folder of a process that still runs (this one) must survive the clean-up.
+    alive = os.path.basename(owned_tempdir(str(model_dir), sm.TMP_PREFIX))
+    sm.export_generator(g, str(tmp_path / "models"), "m", arch="dcgan", proteins=["Alp14"], warmup=False)
+    assert sorted(os.listdir(model_dir)) == sorted([alive, "1"])
+
+
+def test_latest_falls_back_from_a_corrupt_newest_checkpoint(run_dir, tmp_path, capsys):
+    src, gens = run_dir
+    run = tmp_path / "run"
+    shutil.copytree(src, run)
+    ckpts = run / "checkpoints"
+    # A newer checkpoint (different weights) whose data file was cut short, and no state file.
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(generator=variable_bag(_build(5)), step=tf.Variable(9, dtype=tf.int64)),
+        str(ckpts), max_to_keep=5, checkpoint_name="ckpt",
+    )  # fmt: skip
+    manager.save(checkpoint_number=9)
+    data = ckpts / "ckpt-9.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:100])
+    (ckpts / "checkpoint").unlink()
+    g, _ = sm.load_run_generator(str(run), "latest")
+    z = _z(2)
+    np.testing.assert_allclose(
+        g(z, training=False).numpy(), gens["ckpt"](z, training=False).numpy(), atol=1e-6
+    )
+    assert str(data) in capsys.readouterr().err
+    (ckpts / "ckpt-3.index").write_bytes(b"")
+    with pytest.raises(sm.ExportError, match=r"--checkpoint latest: .*none of the 2 checkpoints restores"):
+        sm.load_run_generator(str(run), "latest")

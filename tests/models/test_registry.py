@@ -110,10 +110,36 @@ def test_separability_red_ignores_green_latent(arch):
     assert np.abs(y[..., red] - y_red[..., red]).max() > 1e-4
 
 
-def test_multichannel_sep_has_one_red_output():
-    g = build_generator("multichannel-sep", **TINY)
+@pytest.mark.parametrize(
+    "red_portion, n_proteins, n_red", [(0.5, 3, 2), (0.5, 6, 3), (0.143, 6, 1), (0.143, 2, 1)]
+)
+def test_multichannel_sep_final_red_follows_red_portion(red_portion, n_proteins, n_red):
+    # The reference: int((1 + C) * red_portion) outputs from red features, first on the channel axis
+    # (at least one: int(3 * 0.143) = 0 would leave the red channel reading green features).
+    kw = dict(TINY, n_proteins=n_proteins, ngf=16)
+    g = build_generator("multichannel-sep", **kw, red_portion=red_portion, seed=2)
     final = g.convs[-1]
-    assert (final.out_red, final.out_green) == (1, C)
+    assert (final.out_red, final.out_green) == (n_red, 1 + n_proteins - n_red)
+    z = _z(3)
+    split = int(100 * red_portion)
+    z_green = z.copy()
+    z_green[:, split:] = _z(3, 100 - split, seed=9)
+    y, y_green = np.asarray(g(z)), np.asarray(g(z_green))
+    assert y.shape == (3, 16, 32, 1 + n_proteins)
+    np.testing.assert_array_equal(y[..., :n_red], y_green[..., :n_red])
+    assert (np.abs(y[..., n_red:] - y_green[..., n_red:]).max(axis=(0, 1, 2)) > 1e-4).all()
+
+
+def test_multichannel_sep_saved_with_one_red_output_still_loads(tmp_path):
+    # Models saved before red_portion was honoured carry final_red=1 in their config.
+    from biogans_tf.models.dcgan import DCGANGenerator
+
+    old = DCGANGenerator(image_size=(16, 32), ngf=8, n_channels=4, separable=True, final_red=1, seed=3)
+    old.build((None, 100))
+    old.save(tmp_path / "g.keras")
+    back = keras.models.load_model(tmp_path / "g.keras")
+    assert back.convs[-1].out_red == 1
+    np.testing.assert_array_equal(np.asarray(back(_z())), np.asarray(old(_z())))
 
 
 def test_star_generate_protein_matches_full_output():

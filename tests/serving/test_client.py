@@ -59,3 +59,31 @@ def test_cli_errors_are_clear(served, tmp_path, capsys):
     Image.new("RGB", (5, 5)).save(bad)
     assert cl.main(common + ["--model_name", MODEL, "reconstruct", "--images", str(bad)]) == 2
     assert "expected cells of shape [16, 32, 2]" in capsys.readouterr().err
+
+
+def test_observed_cells_place_red_and_one_green_in_a_star_layout():
+    cells = np.stack([np.full((4, 6), 0.5, np.float32), np.full((4, 6), 0.25, np.float32)], axis=-1)[None]
+    images, mask = cl._observed_cells(cells, (4, 6, 4), channel=2)  # red, 3 greens; the 2nd observed
+    np.testing.assert_array_equal(mask, [1, 0, 1, 0])
+    np.testing.assert_array_equal(images[0, ..., 0], 0.5)
+    np.testing.assert_array_equal(images[0, ..., 2], 0.25)
+    np.testing.assert_array_equal(images[0, ..., [1, 3]], -1.0)  # unknown greens: background, ignored
+
+
+def test_cli_reconstruct_with_protein_uses_the_masked_signature(served, tmp_path, capsys):
+    common = ["--target", served.server.target, "--model_name", MODEL]
+    c = cl.ServingClient(served.server.target, MODEL)
+    try:
+        cells = c.sample(2, seed=4)["images"]
+    finally:
+        c.close()
+    paths = []
+    for i, cell in enumerate(cells):
+        paths.append(str(tmp_path / f"cell{i}.png"))
+        viz.save_png(paths[-1], viz.composite(cell))
+    args = ["reconstruct", "--protein", "Alp14", "--images", *paths, "--iterations", "30", "--restarts", "2"]
+    assert cl.main(common + args + ["--out", str(tmp_path / "rec.png")]) == 0
+    rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rec["l2_channels"] == "Bgs4+Alp14" and len(rec["l2"]) == 2 and max(rec["l2"]) < 0.01
+    assert cl.main(common + ["reconstruct", "--protein", "Tea1", "--images", paths[0]]) == 2
+    assert "--protein='Tea1': expected one of this model's proteins: Alp14" in capsys.readouterr().err

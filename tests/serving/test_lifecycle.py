@@ -1,5 +1,7 @@
-"""Version pick-up without restart, and graceful SIGTERM."""
+"""Version pick-up without restart, retried and deleted versions, and graceful SIGTERM."""
 
+import os
+import shutil
 import time
 
 import grpc
@@ -50,3 +52,28 @@ def test_sigterm_shuts_down_cleanly(served, tmp_path):
     assert time.time() - t0 < 30
     log = server.log_text() if not server.log.closed else open(server.log_path).read()
     assert "received SIGTERM" in log and "shut down cleanly" in log
+
+
+def test_half_copied_and_deleted_versions_through_the_server(served, tmp_path):
+    """Issue 12 B3 end to end: a failed load is retried once complete; a deleted version is unloaded."""
+    src = str(served.base / MODEL / "1")
+    base = tmp_path / MODEL
+    shutil.copytree(src, base / "1")
+    server = Server(str(base), str(tmp_path / "log.txt"), "--noenable_model_warmup")
+    try:
+        server.wait_healthy(version=1)
+        os.makedirs(base / "2")
+        shutil.copy(os.path.join(src, "saved_model.pb"), base / "2")  # variables/ not there yet
+        deadline = time.time() + 120
+        while "failed to load cells version 2" not in server.log_text():
+            assert time.time() < deadline, server.log_text()[-2000:]
+            time.sleep(0.3)
+        assert server.wait_healthy(version=1)["version"] == 1  # version 1 keeps serving
+        shutil.copytree(os.path.join(src, "variables"), base / "2" / "variables")
+        server.wait_healthy(version=2, timeout=120)
+        shutil.rmtree(base / "2")
+        server.wait_healthy(version=1, timeout=120)
+        z = np.zeros([1, NZ], np.float32)
+        assert _generate(server.target, z)[0] == 1
+    finally:
+        assert server.terminate() == 0

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from biogans_tf.trainer.checkpoint import (
     CheckpointError,
+    CorruptCheckpointError,
     TrainingCheckpoints,
     restore_generator,
     save_keras_model,
@@ -88,3 +89,81 @@ def test_restore_generator_for_export(tmp_path):
         restore_generator(g, str(tmp_path / "empty"))
     with pytest.raises(CheckpointError, match="cannot restore"):
         restore_generator(g, str(tmp_path / "missing" / "ckpt-1"))
+
+
+def _saved_run(directory, steps=3, keep=3):
+    t = make_trainer("dcgan", "gan")
+    ck = TrainingCheckpoints(t, str(directory), max_to_keep=keep)
+    for _ in range(steps):
+        t.step.assign_add(1)
+        ck.save()
+    return t
+
+
+def _truncate(path):
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("state", ["missing", "empty", "garbage"])
+def test_resume_lists_the_files_when_the_state_file_is_lost(tmp_path, state):
+    _saved_run(tmp_path)
+    state_file = tmp_path / "checkpoint"
+    if state == "missing":
+        state_file.unlink()
+    else:
+        state_file.write_text("" if state == "empty" else "}{ not a CheckpointState")
+    ck = TrainingCheckpoints(make_trainer("dcgan", "gan", seed=5), str(tmp_path), max_to_keep=3)
+    assert ck.restore_latest() == 3 and ck.restored_from.endswith("ckpt-3")
+    assert ck.latest.endswith("ckpt-3")  # the manager now knows the checkpoints again
+
+
+@pytest.mark.parametrize("damage", ["data", "index"])
+def test_corrupt_newest_falls_back_and_is_kept_aside(tmp_path, damage):
+    _saved_run(tmp_path, steps=3, keep=2)  # ckpt-2, ckpt-3
+    bad = tmp_path / ("ckpt-3.data-00000-of-00001" if damage == "data" else "ckpt-3.index")
+    _truncate(bad)
+    lines = []
+    t = make_trainer("dcgan", "gan", seed=5)
+    ck = TrainingCheckpoints(t, str(tmp_path), max_to_keep=2)
+    assert ck.restore_latest(log=lines.append) == 2 and ck.restored_from.endswith("ckpt-2")
+    assert len(lines) == 1 and str(bad) in lines[0] and "truncated" in lines[0]
+    # Set aside, not deleted, and never pruned by later saves.
+    assert (tmp_path / f"corrupt-{bad.name}").exists() and not bad.exists()
+    for _ in range(3):
+        t.step.assign_add(1)
+        ck.save()
+    names = sorted(os.listdir(tmp_path))
+    kept = [n for n in names if n.startswith("ckpt-") and n.endswith(".index")]
+    assert kept == ["ckpt-4.index", "ckpt-5.index"]
+    assert f"corrupt-{bad.name}" in names
+
+
+def test_no_intact_checkpoint_is_a_clear_error(tmp_path):
+    _saved_run(tmp_path, steps=2)
+    for name in ("ckpt-1.index", "ckpt-2.index"):
+        _truncate(tmp_path / name)
+    ck = TrainingCheckpoints(make_trainer("dcgan", "gan"), str(tmp_path))
+    with pytest.raises(CorruptCheckpointError, match=r"none of the 2 checkpoints restores; .*ckpt-2.index"):
+        ck.restore_latest(log=lambda line: None)
+    g = make_trainer("dcgan", "gan").generator
+    with pytest.raises(CorruptCheckpointError, match="ckpt-2.index: missing, truncated or corrupt"):
+        restore_generator(g, str(tmp_path / "ckpt-2"))
+
+
+def test_restore_generator_skips_a_corrupt_newest(tmp_path, capsys):
+    t = _saved_run(tmp_path, steps=2)
+    _truncate(tmp_path / "ckpt-2.data-00000-of-00001")
+    g = make_trainer("dcgan", "gan", seed=7).generator
+    assert restore_generator(g, str(tmp_path)) == 1
+    assert "ckpt-2.data-00000-of-00001" in capsys.readouterr().err
+    assert os.path.exists(tmp_path / "ckpt-2.index")  # export only reads: nothing renamed
+    del t
+
+
+def test_save_failure_is_a_checkpoint_error(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    t = make_trainer("dcgan", "gan")
+    ck = TrainingCheckpoints(t, str(tmp_path / "file" / "checkpoints"))
+    with pytest.raises(CheckpointError, match=r"file/checkpoints: cannot write checkpoint ckpt-0"):
+        ck.save()

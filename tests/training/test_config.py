@@ -47,6 +47,33 @@ def test_preset_then_flags_override():
         resolve({}, preset="fast")
 
 
+def test_paper_preset_per_family(tmp_path):
+    # The reference's run scripts: multichannel[-sep] nz 350, ngf = ndf = 224, red_portion 0.143.
+    for arch in ("multichannel", "multichannel-sep"):
+        cfg = resolve({"arch": arch, "logdir": "x"}, preset="paper")
+        assert (cfg.nz, cfg.ngf, cfg.ndf, cfg.red_portion, cfg.steps) == (350, 224, 224, 0.143, 50000)
+    for arch in ("star", "dcgan", "dcgan-sep", "independent"):
+        cfg = resolve({"arch": arch, "logdir": "x"}, preset="paper")
+        assert (cfg.nz, cfg.ngf, cfg.ndf, cfg.red_portion, cfg.steps) == (100, 64, 64, 0.5, 50000)
+    assert resolve({"arch": "multichannel-sep", "nz": 64, "logdir": "x"}, preset="paper").nz == 64
+    assert resolve({"arch": "multichannel", "logdir": "x"}, preset="cpu-demo").nz == 100
+    # Resuming a multichannel paper run with --preset=paper again is no conflict.
+    import json
+
+    from absl import flags
+
+    from training import run
+
+    saved = resolve({"arch": "multichannel-sep", "logdir": str(tmp_path)}, preset="paper")
+    (tmp_path / "config.json").write_text(json.dumps(saved.to_json()))
+    try:
+        flags.FLAGS(["run", f"--logdir={tmp_path}", "--resume", "--preset=paper"])
+        cfg = run.config_from_flags()
+    finally:
+        flags.FLAGS.unparse_flags()
+    assert cfg.resume and (cfg.arch, cfg.nz, cfg.ngf) == ("multichannel-sep", 350, 224)
+
+
 def test_json_round_trip_has_the_export_contract_fields():
     cfg = resolve({"logdir": "x", "ema": True})
     d = cfg.to_json()

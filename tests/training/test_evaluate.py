@@ -5,7 +5,9 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from biogans_tf.io_utils import write_json
 from biogans_tf.models import build_generator
@@ -68,12 +70,15 @@ def test_c2st_fake_and_joint_quick(tmp_path, star_run):
 
 def test_interpolate_random_endpoints_quick(tmp_path, star_run):
     out = str(tmp_path / "interp")
-    res = evaluate(dict(task="interpolate", run_dir=star_run, endpoints="random", quick=True, out=out))
+    opts = dict(task="interpolate", run_dir=star_run, endpoints="random", quick=True, out=out)
+    res = evaluate(dict(opts, palette="magenta-green"))
     assert set(res["paths"]) == {"linear", "spherical"}
     bio = res["paths"]["linear"]["biology"]
     assert len(bio["lengths_px"]) == 5 and -1.0 <= bio["spearman"] <= 1.0
     assert os.path.isfile(os.path.join(out, "interp_linear.gif"))
-    assert os.path.isfile(os.path.join(out, "interp_spherical_strip.png"))
+    strip = np.asarray(Image.open(os.path.join(out, "interp_spherical_strip.png")).convert("RGB"))
+    # magenta-green: red shown as R = B in every tile; labels are gray text on white (also R = B).
+    assert (strip[..., 0] == strip[..., 2]).all() and strip[..., 0].max() > 0
 
 
 def test_bad_options_are_named(tmp_path, star_run):
@@ -81,6 +86,8 @@ def test_bad_options_are_named(tmp_path, star_run):
         evaluate(dict(task="reconstruct", out=str(tmp_path)))
     with pytest.raises(ValueError, match="--task"):
         evaluate(dict(task="nope", out=str(tmp_path)))
+    with pytest.raises(ValueError, match=r"--palette: expected one of red-green\|magenta-green\|gray"):
+        evaluate(dict(task="c2st_real", palette="blue", out=str(tmp_path)))
     with pytest.raises(ValueError, match="generator file not found"):
         evaluate(dict(task="c2st_fake", run_dir=str(tmp_path / "missing"), out=str(tmp_path)))
     dcgan = _make_run(tmp_path / "dcgan", arch="dcgan", proteins=("Alp14",))

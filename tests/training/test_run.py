@@ -15,6 +15,7 @@ import tensorflow as tf
 from PIL import Image
 from tensorboard.backend.event_processing import event_accumulator
 
+from biogans_tf.loader import read_metadata
 from biogans_tf.models import registry
 from biogans_tf.trainer.checkpoint import restore_generator
 from training.config import ConfigError, resolve
@@ -67,6 +68,11 @@ def test_star_run_writes_a_complete_run_directory(tmp_path):
     g = keras.saving.load_model(os.path.join(run, "generator_ema.keras"))
     assert g(tf.zeros([1, 16])).shape == (1, 24, 40, 3)
     assert os.path.exists(os.path.join(run, "generator.keras"))
+    # Both files carry their own metadata (biogans_tf.load_generator needs no config.json).
+    meta = read_metadata(os.path.join(run, "generator_ema.keras"))
+    got = (meta["arch"], meta["proteins"], meta["nz"], meta["image_size"])
+    assert got == ("star", ["Alp14", "Arp3"], 16, [24, 40])
+    assert meta["ema"] is True and read_metadata(os.path.join(run, "generator.keras"))["ema"] is False
     # Export's path: rebuild from config.json and restore from the newest checkpoint.
     fresh = registry.build_generator("star", image_size=(24, 40), n_proteins=2, nz=16, ngf=8, seed=3)
     assert restore_generator(fresh, os.path.join(run, "checkpoints"), ema=True) == 2

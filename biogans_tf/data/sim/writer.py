@@ -72,6 +72,7 @@ def write(out_dir, n_train, n_test, seed, proteins, image_size, joint) -> dict:
     import json
 
     from biogans_tf.data import simulator
+    from biogans_tf.progress import bar
 
     out_dir = os.fspath(out_dir)
     _check_target(out_dir)
@@ -90,6 +91,8 @@ def write(out_dir, n_train, n_test, seed, proteins, image_size, joint) -> dict:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)
+        total = len(proteins) * (n_train + n_test) + (n_test if joint else 0)
+        progress = bar(total, "simulate", "cell")  # on stderr when it is a terminal
         for split, n in (("train", n_train), ("test", n_test)):
             rows = []
             for p in proteins:
@@ -100,6 +103,7 @@ def write(out_dir, n_train, n_test, seed, proteins, image_size, joint) -> dict:
                     with open(os.path.join(folder, m["file"]), "wb") as f:
                         f.write(png_bytes(img[..., 0], img[..., 1]))
                     rows.append(dict(m, file=f"{p}/{m['file']}"))
+                progress.update(n)
             os.makedirs(os.path.join(tmp, split), exist_ok=True)
             write_csv(os.path.join(tmp, split, "metadata.csv"), rows, simulator.METADATA_COLUMNS)
         if joint:
@@ -112,6 +116,8 @@ def write(out_dir, n_train, n_test, seed, proteins, image_size, joint) -> dict:
                     arrays[c] = np.array([m[c] for m in meta])
             write_npz(os.path.join(folder, "cells.npz"), arrays)
             write_csv(os.path.join(folder, "metadata.csv"), meta, simulator.METADATA_COLUMNS)
+            progress.update(n_test)
+        progress.close()
         with open(os.path.join(tmp, RESULTS_FILE), "w") as f:
             json.dump(summary, f, indent=2, sort_keys=True)
             f.write("\n")

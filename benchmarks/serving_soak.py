@@ -1,0 +1,293 @@
+"""Serving soak: many gRPC and REST clients at once, sample and reconstruct mixed, hot version swaps.
+
+    python -m benchmarks.serving_soak [--rounds 2] [--grpc_clients 8 --grpc_requests 100]
+        [--rest_clients 64 --rest_requests 20] [--reconstruct_clients 2 --reconstruct_requests 5]
+        [--swaps 2] [--arch dcgan --image_size 16,32 --nz 16 --ngf 8] [--out FILE.json]
+
+A `serving.server` subprocess on 127.0.0.1 serves a freshly exported generator (random weights; the
+default is a tiny dcgan, 16x32, nz=16, ngf=8: this measures the server, not the model). Each round
+starts every client at once (a barrier): gRPC clients call `sample` (n = 1..4) through the official
+stub, one channel each; REST clients POST `sample` (n = 1) through urllib, a new connection per
+request; reconstruct clients call `reconstruct` over gRPC. During each round `--swaps` new versions
+are moved into the base path (an atomic rename of a pre-exported copy; two different generators
+alternate), at evenly spaced points of the round's requests, and each swap waits until the server
+serves the new version. Prints per round: errors, p50/p99 latency per kind, the server's RSS at the
+start and end, and the RSS growth between consecutive rounds. Exit status 1 unless there are no errors
+and the last growth is below --max_growth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("rounds", 2, "Rounds (RSS growth is compared between consecutive ones).", lower_bound=1)
+flags.DEFINE_integer("grpc_clients", 8, "Concurrent gRPC sample clients.", lower_bound=0)
+flags.DEFINE_integer("grpc_requests", 100, "Requests per gRPC sample client per round.", lower_bound=1)
+flags.DEFINE_integer("rest_clients", 64, "Concurrent REST sample clients.", lower_bound=0)
+flags.DEFINE_integer("rest_requests", 20, "Requests per REST client per round.", lower_bound=1)
+flags.DEFINE_integer("reconstruct_clients", 2, "Concurrent gRPC reconstruct clients.", lower_bound=0)
+flags.DEFINE_integer("reconstruct_requests", 5, "Requests per reconstruct client per round.", lower_bound=1)
+flags.DEFINE_integer(
+    "reconstruct_iterations", 10, "L-BFGS iterations per reconstruct request.", lower_bound=1
+)
+flags.DEFINE_integer("swaps", 2, "Hot version swaps per round.", lower_bound=0)
+flags.DEFINE_string("arch", "dcgan", "Generator architecture.")
+flags.DEFINE_list("image_size", ["16", "32"], "Image height,width.")
+flags.DEFINE_integer("nz", 16, "Latent size.", lower_bound=1)
+flags.DEFINE_integer("ngf", 8, "Generator width.", lower_bound=1)
+flags.DEFINE_float("max_growth", 0.10, "Acceptance: most RSS growth between the last two rounds.")
+flags.DEFINE_string("out", None, "Optional JSON file for the figures.")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = "soak"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss_mb(pid: int) -> float:
+    import psutil
+
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def _health(rest_url: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(rest_url + "/healthz", timeout=5) as r:
+            return json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_version(proc, rest_url: str, version: int, log_path: str, timeout: float = 600) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited ({proc.returncode}); log: {log_path}")
+        health = _health(rest_url)
+        if health and health.get("version") == version:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"server did not serve version {version} within {timeout} s; log: {log_path}")
+
+
+class _Versions:
+    """Pre-exported generators, moved into the base path as new versions by an atomic rename."""
+
+    def __init__(self, base: str, sources: list[str]):
+        self.base, self.sources, self.next = base, sources, 1
+
+    def publish(self) -> int:
+        version, src = self.next, self.sources[(self.next - 1) % len(self.sources)]
+        staging = os.path.join(self.base, f".staging-{version}")  # not an integer: ignored by the server
+        shutil.copytree(src, staging)
+        os.rename(staging, os.path.join(self.base, str(version)))
+        self.next += 1
+        return version
+
+
+def _export(tmp: str) -> list[str]:
+    from biogans_tf.models import build_generator
+    from export.saved_model import export_generator
+
+    size = tuple(int(s) for s in FLAGS.image_size)
+    paths = []
+    for seed in (1, 2):  # two different generators, so that a swap really changes the model
+        g = build_generator(FLAGS.arch, image_size=size, nz=FLAGS.nz, ngf=FLAGS.ngf, seed=seed)
+        paths.append(
+            export_generator(g, os.path.join(tmp, f"src{seed}"), MODEL, arch=FLAGS.arch, proteins=["p0"])
+        )
+    return paths
+
+
+def _grpc_stub(target: str):
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", -1)])
+    return channel, prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+
+def _grpc_request(signature: str, **inputs):
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    req = predict_pb2.PredictRequest()
+    req.model_spec.name, req.model_spec.signature_name = MODEL, signature
+    for k, v in inputs.items():
+        req.inputs[k].CopyFrom(tf.make_tensor_proto(v))
+    return req
+
+
+def run_round(target: str, rest_url: str, versions: _Versions, proc, log_path: str, images) -> dict:
+    """One round: all clients at once, `--swaps` hot swaps; returns latencies, errors and swap times."""
+    jobs = []  # (kind, client index, requests)
+    jobs += [("grpc_sample", i, FLAGS.grpc_requests) for i in range(FLAGS.grpc_clients)]
+    jobs += [("rest_sample", i, FLAGS.rest_requests) for i in range(FLAGS.rest_clients)]
+    jobs += [("grpc_reconstruct", i, FLAGS.reconstruct_requests) for i in range(FLAGS.reconstruct_clients)]
+    total = sum(n for _, _, n in jobs)
+    lock = threading.Lock()
+    lat = {kind: [] for kind, _, _ in jobs}
+    errors, done, swaps = [], [0], []
+    barrier = threading.Barrier(len(jobs) + 1)
+
+    def record(kind, t0, err=None):
+        with lock:
+            done[0] += 1
+            if err is None:
+                lat[kind].append(time.perf_counter() - t0)
+            else:
+                errors.append(f"{kind}: {err}")
+
+    def client(kind, idx, n):
+        channel, stub = _grpc_stub(target) if kind.startswith("grpc") else (None, None)
+        barrier.wait()
+        for j in range(n):
+            t0 = time.perf_counter()
+            try:
+                if kind == "grpc_sample":
+                    req = _grpc_request("sample", n=np.int32(1 + j % 4), seed=np.int64(idx * 1000 + j))
+                    stub.Predict(req, timeout=300)
+                elif kind == "grpc_reconstruct":
+                    iters, one = np.int32(FLAGS.reconstruct_iterations), np.int32(1)
+                    req = _grpc_request(
+                        "reconstruct", images=images, iterations=iters, restarts=one, seed=np.int64(j)
+                    )
+                    stub.Predict(req, timeout=300)
+                else:
+                    body = json.dumps({"inputs": {"n": 1, "seed": idx * 1000 + j}}).encode()
+                    req = urllib.request.Request(
+                        f"{rest_url}/v1/models/{MODEL}:predict", data=body, method="POST"
+                    )
+                    with urllib.request.urlopen(req, timeout=300) as r:
+                        if r.status != 200 or "outputs" not in json.loads(r.read()):
+                            raise RuntimeError(f"status {r.status}")
+                record(kind, t0)
+            except Exception as e:  # noqa: BLE001 - every failure is a finding of the soak
+                record(kind, t0, f"{type(e).__name__}: {str(e)[:200]}")
+        if channel is not None:
+            channel.close()
+
+    def swapper():
+        barrier.wait()
+        for k in range(1, FLAGS.swaps + 1):
+            while done[0] < total * k / (FLAGS.swaps + 1):
+                time.sleep(0.05)
+            t0 = time.perf_counter()
+            version = versions.publish()
+            _wait_version(proc, rest_url, version, log_path)
+            swaps.append((version, round(time.perf_counter() - t0, 2)))
+
+    threads = [threading.Thread(target=client, args=job) for job in jobs]
+    threads.append(threading.Thread(target=swapper))
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    stats = {}
+    for kind, times in lat.items():
+        if times:
+            t = np.asarray(times) * 1000
+            stats[kind] = {"n": len(t), "p50_ms": round(float(np.percentile(t, 50)), 1),
+                           "p99_ms": round(float(np.percentile(t, 99)), 1)}  # fmt: skip
+    return {"wall_s": round(wall, 1), "errors": errors, "latency": stats, "swaps": swaps}
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    tmp = tempfile.mkdtemp(prefix="serving_soak-")
+    sources = _export(tmp)
+    base = os.path.join(tmp, "models", MODEL)
+    os.makedirs(base)
+    versions = _Versions(base, sources)
+    versions.publish()
+    grpc_port, rest_port = _free_port(), _free_port()
+    log_path = os.path.join(tmp, "server.log")
+    log = open(log_path, "w")
+    threads = str(max(FLAGS.grpc_clients + FLAGS.reconstruct_clients, 1))
+    cmd = [sys.executable, "-m", "serving.server", "--model_base_path", base, "--model_name", MODEL,
+           "--port", str(grpc_port), "--rest_api_port", str(rest_port),
+           "--file_system_poll_wait_seconds", "0.5", "--num_threads", threads]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    target, rest_url = f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{rest_port}"
+    rounds, ok = [], True
+    try:
+        _wait_version(proc, rest_url, 1, log_path)
+        _, stub = _grpc_stub(target)
+        import tensorflow as tf
+
+        sample = stub.Predict(_grpc_request("sample", n=np.int32(1), seed=np.int64(0)), timeout=300)
+        images = tf.make_ndarray(sample.outputs["images"])  # a generator image: in [-1, 1]
+        print(f"model: {FLAGS.arch} {'x'.join(FLAGS.image_size)} nz={FLAGS.nz} ngf={FLAGS.ngf}; "
+              f"server pid {proc.pid}, log {log_path}", flush=True)  # fmt: skip
+        for r in range(FLAGS.rounds):
+            rss_start = _rss_mb(proc.pid)
+            result = run_round(target, rest_url, versions, proc, log_path, images)
+            result.update(rss_start_mb=round(rss_start, 1), rss_end_mb=round(_rss_mb(proc.pid), 1))
+            if rounds:
+                prev = rounds[-1]["rss_end_mb"]
+                result["rss_growth"] = round((result["rss_end_mb"] - prev) / prev, 4)
+            rounds.append(result)
+            lat = "  ".join(f"{k} p50 {v['p50_ms']} ms p99 {v['p99_ms']} ms (n={v['n']})"
+                            for k, v in result["latency"].items())  # fmt: skip
+            growth = f"{100 * result['rss_growth']:+.1f} %" if "rss_growth" in result else "-"
+            print(
+                f"round {r + 1}: {result['wall_s']} s, errors {len(result['errors'])}, "
+                f"swaps (version, s) {result['swaps']}, RSS {result['rss_start_mb']} -> "
+                f"{result['rss_end_mb']} MB (growth vs previous round {growth})\n  {lat}",
+                flush=True,
+            )
+            for e in result["errors"][:5]:
+                print(f"  error: {e}", flush=True)
+        ok = all(not r["errors"] for r in rounds) and rounds[-1].get("rss_growth", 0.0) < FLAGS.max_growth
+        print(
+            f"acceptance (0 errors, RSS growth < {100 * FLAGS.max_growth:.0f} %): {'PASS' if ok else 'FAIL'}"
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    if FLAGS.out:
+        from biogans_tf.io_utils import write_json
+
+        names = (
+            "rounds",
+            "grpc_clients",
+            "rest_clients",
+            "reconstruct_clients",
+            "swaps",
+            "arch",
+            "image_size",
+        )
+        write_json(FLAGS.out, {"flags": {k: FLAGS[k].value for k in names}, "rounds": rounds})
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    app.run(main)

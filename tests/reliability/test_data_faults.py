@@ -1,0 +1,100 @@
+"""Damaged data reaches every command as one `error: <file>: ...` line, never a traceback or a hang.
+
+Real files and real subprocesses: a zip member failing its CRC check, a broken symbolic link,
+links back to the root (a loop), and a simulator size it cannot render, through
+`biogans_tf.data.inspect`, `biogans_tf.data.neighbours` and `training.run`.
+"""
+
+import os
+import resource
+import subprocess
+import sys
+
+import pytest
+
+from tests.data.lin_fixtures import make_lin, zip_folder
+from tests.data.test_bad_input import _flip_member_byte
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _limit_memory():
+    # A walk that never ends grows without bound: cap it so a regression fails instead of
+    # exhausting the shared machine.
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+def _cli(module, args, timeout=180):
+    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    try:
+        p = subprocess.run(
+            [sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+            timeout=timeout, preexec_fn=_limit_memory,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{module} {' '.join(args)} did not finish within {timeout} s")
+    return p
+
+
+def _one_line_error(p, *parts):
+    assert p.returncode != 0, p.stdout
+    assert "Traceback" not in p.stderr, p.stderr
+    errors = [line for line in p.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, p.stderr
+    for part in parts:
+        assert str(part) in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.fixture
+def damaged(tmp_path):
+    """A LIN zip with a member failing its CRC, and a LIN folder with a broken link."""
+    make_lin(tmp_path / "src", cells=(1, 2, 3, 4))
+    zpath = zip_folder(tmp_path / "src", tmp_path / "LIN.zip")
+    _flip_member_byte(zpath, "train/Arp3/cell2.png")
+    link = tmp_path / "src" / "train" / "Alp14" / "cell3.png"
+    link.unlink()
+    os.symlink(tmp_path / "nowhere.png", link)
+    return zpath, f"{zpath}/train/Arp3/cell2.png", str(tmp_path / "src"), str(link)
+
+
+def test_inspect_and_neighbours_name_the_damaged_file(damaged, tmp_path):
+    zpath, member, folder, link = damaged
+    p = _cli("biogans_tf.data.inspect", [zpath, "--verify"])
+    _one_line_error(p, member, "CRC")
+    p = _cli("biogans_tf.data.inspect", [folder, "--verify"])
+    _one_line_error(p, link, "broken symbolic link")
+    out = str(tmp_path / "nn.npz")
+    p = _cli("biogans_tf.data.neighbours", ["--data", zpath, "--out", out, "--k", "1"])
+    _one_line_error(p, member, "CRC")
+    p = _cli("biogans_tf.data.neighbours", ["--data", folder, "--out", out, "--k", "1"])
+    _one_line_error(p, link, "broken symbolic link")
+    assert not os.path.exists(out)
+
+
+def test_training_names_the_damaged_file(damaged, tmp_path):
+    zpath, member, folder, link = damaged
+    tiny = ["--arch=dcgan", "--image_size=48x80", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=2",
+            "--steps=1", "--proteins=Alp14,Arp3"]  # fmt: skip
+    p = _cli("training.run", tiny + [f"--data={zpath}", f"--logdir={tmp_path / 'a'}"])
+    _one_line_error(p, member, "CRC")
+    p = _cli("training.run", tiny + [f"--data={folder}", f"--logdir={tmp_path / 'b'}"])
+    _one_line_error(p, link, "broken symbolic link")
+
+
+def test_symlink_loop_does_not_hang_inspect(tmp_path):
+    make_lin(tmp_path, cells=(1,))
+    os.symlink(tmp_path, tmp_path / "train" / "loop1")
+    os.symlink(tmp_path, tmp_path / "train" / "loop2")
+    p = _cli("biogans_tf.data.inspect", [str(tmp_path), "--verify"], timeout=90)
+    _one_line_error(p, "symbolic link loop", tmp_path / "train")
+
+
+def test_simulator_size_it_cannot_render(tmp_path):
+    p = _cli("biogans_tf.data.inspect", ["sim", "--image_size", "48x81", "--verify"])
+    _one_line_error(p, "image_size", "even width", "81")
+    p = _cli("biogans_tf.data.inspect", ["sim", "--image_size", "48x81"])
+    _one_line_error(p, "image_size", "even width")
+    out = str(tmp_path / "nn.npz")
+    p = _cli("biogans_tf.data.neighbours", ["--data", "sim:2", "--image_size", "25x41", "--out", out])
+    _one_line_error(p, "image_size", "even width")

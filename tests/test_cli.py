@@ -1,0 +1,122 @@
+"""One command-line style (biogans_tf/cli.py): absl flags, comma lists, one-line errors, aliases."""
+
+import json
+
+import numpy as np
+import pytest
+from absl import flags
+
+from biogans_tf import cli
+from biogans_tf.data import calibration, inspect, neighbours, simulator
+from serving import client
+
+
+def test_split_list_and_check_choice():
+    assert cli.split_list(" a, b,,c ") == ["a", "b", "c"]
+    assert cli.split_list(None) == [] and cli.split_list(["x", " "]) == ["x"]
+    assert cli.check_choice("gan", "wgan", ("gan", "wgan")) == "wgan"
+    with pytest.raises(cli.UsageError, match=r"--gan='x': expected one of gan, wgan"):
+        cli.check_choice("gan", "x", ("gan", "wgan"))
+
+
+def test_help_prints_only_the_programs_own_flags_and_exits_0(capsys):
+    def define(fv):
+        flags.DEFINE_integer("n", 3, "how many", flag_values=fv)
+
+    with pytest.raises(SystemExit) as e:
+        cli.parse(define, ["--help"], "usage text", __name__, "prog")
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage text") and "--n: how many" in out and "--verbosity" not in out
+
+
+def test_parse_errors_are_one_line():
+    def define(fv):
+        flags.DEFINE_enum("kind", "a", ["a", "b"], "kind", flag_values=fv)
+
+    with pytest.raises(cli.UsageError) as e:
+        cli.parse(define, ["--kind=c"], "u", __name__, "prog")
+    assert "\n" not in str(e.value) and "<a|b>" in str(e.value)
+    fv, rest = cli.parse(define, ["--kind=b", "pos"], "u", __name__, "prog")
+    assert fv.kind == "b" and rest == ["pos"]
+
+
+def test_client_takes_comma_lists_and_keeps_the_old_spellings():
+    a = client.parse_args(["--model_name=m", "reconstruct", "--images=a.png,b.tif", "c.npy"])
+    assert a.command == "reconstruct" and a.images == ["a.png", "b.tif", "c.npy"]
+    assert a.out == "reconstructions.png" and a.bits == 8
+    b = client.parse_args(["--model_name=m", "interpolate", "--steps=5"])  # old name of --interp_steps
+    assert b.steps == 5 and b.out == "interpolation.gif"
+    assert client.parse_args(["--model_name=m", "interpolate", "--interp_steps=7"]).steps == 7
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model_name=m", "sample", "--images=x.png"], "--images applies to reconstruct, not sample"),
+        (["--model_name=m", "paint"], "expected a command, one of sample, reconstruct"),
+        (["sample"], "--model_name is required"),
+        (["--model_name=m", "sample", "--palette=blue"], "red-green|magenta-green|gray"),
+        (["--model_name=m", "reconstruct"], "--images is required"),
+    ],
+)
+def test_client_errors_name_the_flag(argv, message, capsys):
+    assert client.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_simulate_main_runs_and_rejects_bad_flags_in_one_line(tmp_path, capsys):
+    out = tmp_path / "sim"
+    argv = [
+        f"--out={out}",
+        "--n_train=2",
+        "--n_test=1",
+        "--seed=0",
+        "--proteins=Alp14,Arp3",
+        "--image_size=48x80",
+    ]
+    assert simulator.main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert sorted(summary) and (out / "train" / "Arp3").is_dir()
+    assert simulator.main([f"--out={out}", "--n_train=-1", "--n_test=1", "--seed=0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--n_train" in err and len(err.splitlines()) == 1
+    assert simulator.main(["--n_train=1"]) == 2  # --out, --n_test, --seed missing
+    assert "--out" in capsys.readouterr().err
+
+
+def test_inspect_and_neighbours_mains(tmp_path, capsys):
+    data = tmp_path / "sim"
+    assert (
+        simulator.main([f"--out={data}", "--n_train=3", "--n_test=1", "--seed=1", "--proteins=Alp14,Arp3"])
+        == 0
+    )
+    capsys.readouterr()
+    assert inspect.main([str(data), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["format"]
+    assert inspect.main([]) == 2 and "one DATA argument" in capsys.readouterr().err
+    out = tmp_path / "nn.npz"
+    args = [f"--data={data}", f"--out={out}", "--k=1", "--proteins=Arp3,Alp14"]
+    assert neighbours.main(args) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["proteins"] == ["Arp3", "Alp14"]
+    assert np.load(out)["indices"].shape == (6, 2, 1)
+    assert neighbours.main([f"--data={data}", f"--out={out}", "--image_size=48by80"]) == 2
+    assert "--image_size" in capsys.readouterr().err
+
+
+def test_calibrate_rejects_unknown_palette(capsys):
+    assert calibration.main(["--palette=rainbow", "--figure="]) == 2
+    assert "magenta-green" in capsys.readouterr().err
+
+
+def test_training_run_dir_and_its_logdir_alias(tmp_path):
+    from training import run
+
+    try:
+        for name in ("run_dir", "logdir"):
+            flags.FLAGS(["run", f"--{name}={tmp_path / name}"])
+            assert run.explicit_flags()["logdir"] == str(tmp_path / name)
+            flags.FLAGS.unparse_flags()
+    finally:
+        flags.FLAGS.unparse_flags()
