@@ -94,24 +94,8 @@ class GeneratorModule(tf.Module):
         z = tf.debugging.assert_all_finite(z, "generate: z has NaN or Inf values")
         return {"images": self._g(z)}
 
-    def _reconstruct(self, images, iterations, restarts, seed):
-        images = tf.debugging.assert_all_finite(images, "reconstruct: images have NaN or Inf values")
-        return latent.reconstruct(
-            self._g,
-            images,
-            self._nz,
-            iterations=iterations,
-            restarts=restarts,
-            seed=seed,
-            mode=self._mode,
-            red_dims=self._red_dims,
-        )
-
-    def _reconstruct_masked(self, images, channel_mask, iterations, restarts, seed):
-        images = tf.debugging.assert_all_finite(images, "reconstruct_masked: images have NaN or Inf values")
-        channel_mask = tf.debugging.assert_all_finite(
-            channel_mask, "reconstruct_masked: channel_mask has NaN or Inf values"
-        )
+    def _fit(self, images, channel_mask, iterations, restarts, seed):
+        """The one reconstruction graph (multi-start L-BFGS) behind both reconstruction signatures."""
         return latent.reconstruct(
             self._g,
             images,
@@ -123,6 +107,18 @@ class GeneratorModule(tf.Module):
             red_dims=self._red_dims,
             channel_mask=channel_mask,
         )
+
+    def _reconstruct(self, images, iterations, restarts, seed, fit):
+        images = tf.debugging.assert_all_finite(images, "reconstruct: images have NaN or Inf values")
+        every_channel = tf.ones([self._image_shape[-1]], tf.float32)
+        return fit(images, every_channel, iterations, restarts, seed)
+
+    def _reconstruct_masked(self, images, channel_mask, iterations, restarts, seed, fit):
+        images = tf.debugging.assert_all_finite(images, "reconstruct_masked: images have NaN or Inf values")
+        channel_mask = tf.debugging.assert_all_finite(
+            channel_mask, "reconstruct_masked: channel_mask has NaN or Inf values"
+        )
+        return fit(images, channel_mask, iterations, restarts, seed)
 
     def _interpolate(self, z0, z1, steps):
         z0 = tf.debugging.assert_all_finite(z0, "interpolate: z0 has NaN or Inf values")
@@ -169,10 +165,19 @@ class GeneratorModule(tf.Module):
             ],
             "metadata": [],
         }
+        # Both reconstruction signatures call this one tf.function (`reconstruct` with every channel
+        # observed), so the SavedModel holds the large L-BFGS graph once: a second copy doubled the
+        # export's tracing time and saved_model.pb size.
+        fit = tf.function(self._fit, input_signature=specs["reconstruct_masked"], autograph=False)
+        fns = {name: getattr(self, f"_{name}") for name in SIGNATURES}
+        fns["reconstruct"] = lambda images, iterations, restarts, seed: self._reconstruct(
+            images, iterations, restarts, seed, fit
+        )
+        fns["reconstruct_masked"] = lambda images, channel_mask, iterations, restarts, seed: (
+            self._reconstruct_masked(images, channel_mask, iterations, restarts, seed, fit)
+        )
         sigs = {
-            name: tf.function(
-                getattr(self, f"_{name}"), input_signature=specs[name], autograph=False
-            ).get_concrete_function()
+            name: tf.function(fns[name], input_signature=specs[name], autograph=False).get_concrete_function()
             for name in SIGNATURES
         }
         sigs["serving_default"] = sigs["sample"]

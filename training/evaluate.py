@@ -445,7 +445,6 @@ def _define_flags() -> None:
 # Option field -> flag name where they differ: one name per concept across commands (`--steps`
 # is generator iterations in training, so the C2ST critic's training steps are `--c2st_steps`).
 FLAG_NAMES = {"steps": "c2st_steps"}
-_define_flags()
 FLAGS = flags.FLAGS
 
 
@@ -470,6 +469,9 @@ def cli():
     """Console script `biogans-evaluate` (and `python -m training.evaluate`)."""
     from biogans_tf.cli import run as run_program
 
+    # Flags are defined here, not at import: `training.run` defines `--data`, `--run_dir`, `--seed`
+    # ... too, and a process that imports both (the test suite) would get a DuplicateFlagError.
+    _define_flags()
     run_program(main, __doc__, __name__)
 
 

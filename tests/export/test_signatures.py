@@ -111,3 +111,16 @@ def test_bad_channel_mask_is_refused_in_graph(model, mask, message):
     images = np.zeros([1, *SIZE, 1 + len(PROTEINS)], np.float32)
     with pytest.raises(tf.errors.InvalidArgumentError, match=message.replace("(", r"\(").replace(")", r"\)")):
         _call(loaded, images, mask=mask, iterations=1, restarts=1)
+
+
+def test_plain_reconstruct_still_fits_and_scores_every_channel(model, own_samples):
+    loaded, _, _ = model
+    _, images, masked = own_samples
+    out = loaded.signatures["reconstruct"](
+        images=tf.constant(images), iterations=tf.constant(25), restarts=tf.constant(2),
+        seed=tf.constant(0, tf.int64),
+    )  # fmt: skip
+    rec = out["reconstructions"].numpy()
+    everything = np.sqrt((((rec - images) * 0.5) ** 2).mean(axis=(1, 2, 3)))
+    np.testing.assert_allclose(out["l2"].numpy(), everything, rtol=1e-4, atol=1e-6)
+    assert np.all(out["l2"].numpy() > 10 * masked["l2"])  # the garbage channel counts here

@@ -1,0 +1,44 @@
+"""Every command module imports into one process (the test suite, a notebook) without a flag clash.
+
+absl flags live in one global registry: two commands that define `--data` or `--run_dir` at import
+time raise `DuplicateFlagError` in whichever is imported second.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The console scripts' modules plus the data tools; the order puts training.run last, which used to
+# fail after training.evaluate had defined --data.
+COMMAND_MODULES = [
+    "training.evaluate",
+    "training.sample",
+    "training.data",
+    "export.saved_model",
+    "export.from_torch",
+    "serving.server",
+    "serving.client",
+    "biogans_tf.data.simulator",
+    "biogans_tf.data.neighbours",
+    "biogans_tf.data.calibration",
+    "biogans_tf.data.inspect",
+    "training.run",
+]
+
+
+def test_all_command_modules_import_together_in_one_process():
+    code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\nprint('ok')\n"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    p = subprocess.run(
+        [sys.executable, "-c", code, *COMMAND_MODULES],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().splitlines()[-1] == "ok"
