@@ -378,7 +378,9 @@ def _what_changed(t1: dict, t2: dict) -> list[str]:
     ]
 
 
-def write_report(path: str, s: dict, res: dict, r: Runner, quick: bool, total_s: float, seed: int) -> None:
+def write_report(
+    path: str, s: dict, res: dict, r: Runner, quick: bool, total_s: float, seed: int, note: str = ""
+) -> None:
     from biogans_tf.eval.c2st_tables import format_table2
     from biogans_tf.io_utils import write_bytes
 
@@ -404,7 +406,7 @@ def write_report(path: str, s: dict, res: dict, r: Runner, quick: bool, total_s:
         f"--out {os.path.relpath(path, ROOT)}` "
         f"(stages: {total_s / 60:.1f} min of wall time) on "
         f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
-        f"TensorFlow {tf.__version__}, seed {seed}.",
+        f"TensorFlow {tf.__version__}, seed {seed}." + (f" {note}" if note else ""),
         "Data: the built-in LIN-like simulator (not the real LIN images), so numbers are comparable "
         "in structure, not in value, with the paper's. Fim1 and Tea4 have no real cells to calibrate "
         "against; their patterns follow the simulator's design notes (Fim1 like Arp3, Tea4 like Tea1 "
@@ -526,6 +528,9 @@ def _define_flags(fv) -> None:
         "report: --out docs/RESULTS.md)", **kw,
     )  # fmt: skip
     flags.DEFINE_integer("seed", 0, "seed of every run and evaluation", lower_bound=0, **kw)
+    flags.DEFINE_string(
+        "note", "", "a line stated under the report's header, e.g. how loaded the machine was", **kw
+    )
 
 
 def main(argv=None) -> int:
@@ -634,7 +639,7 @@ def main(argv=None) -> int:
         )
     # Stage times as measured when each stage ran (reused stages keep their recorded time).
     total = sum(r.seconds.get(name, 0.0) for name in r.stage_names) or time.perf_counter() - t0
-    write_report(report, s, res, r, a.quick, total, a.seed)
+    write_report(report, s, res, r, a.quick, total, a.seed, a.note)
     summary = {"report": report, "minutes": round(total / 60, 1), "stage_seconds": r.seconds}
     print(json.dumps(summary))
     return 0
