@@ -80,7 +80,9 @@ def routes(api_base: str = "", model_name: str = "cells") -> list:
     result = [
         Route(PAGE, page, methods=["GET"]),
         Route(PAGE + "/", page, methods=["GET"]),
-        Mount(PAGE + "/static", app=StaticFiles(directory=STATIC_DIR)),
+        # follow_symlink: under Bazel the package's files are symlinks into the source tree, which
+        # StaticFiles would otherwise answer with 404 (it refuses paths that resolve outside it).
+        Mount(PAGE + "/static", app=StaticFiles(directory=STATIC_DIR, follow_symlink=True)),
     ]
     if base:
 
