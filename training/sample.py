@@ -36,6 +36,7 @@ def define_flags() -> None:
     f.DEFINE_string("out", "samples.ome.tif", f"output file: {', '.join(FORMATS)}")
     f.DEFINE_enum("bits", "8", ["8", "16"], "TIFF bit depth")
     f.DEFINE_integer("cols", 8, "cells per row of a .png grid", lower_bound=1)
+    f.DEFINE_enum("palette", "red-green", ["red-green", "magenta-green", "gray"], "colours of a .png grid")
     f.DEFINE_integer("batch", 64, "cells per generator call", lower_bound=1)
 
 
@@ -75,6 +76,7 @@ def sample_to_file(
     bits: int = 8,
     cols: int = 8,
     batch: int = 64,
+    palette: str = "red-green",
 ) -> dict:
     """Load a generator, draw `n` cells from `seed` and write them to `out` (format by extension).
 
@@ -104,7 +106,8 @@ def sample_to_file(
         written = tiff.write_cells(out, images, run.proteins, bits=bits, description=desc)
         summary.update(channels=written["channels"], axes=written["axes"], bits=bits)
     elif low.endswith(".png"):
-        viz.save_png(out, viz.sample_grid(images, cols=cols))
+        # Star/multichannel grids get the protein names over their columns, like the training samples.
+        viz.save_png(out, viz.sample_figure(images, run.proteins, palette=palette, cols=cols))
     else:
         from biogans_tf.io_utils import atomic_path
 
@@ -125,7 +128,7 @@ def main(argv) -> int:
         summary = sample_to_file(
             FLAGS.out, run_dir=FLAGS.run_dir, generator=FLAGS.generator, ema=FLAGS.ema,
             proteins=FLAGS.proteins, n=FLAGS.n, seed=FLAGS.seed, bits=int(FLAGS.bits),
-            cols=FLAGS.cols, batch=FLAGS.batch,
+            cols=FLAGS.cols, batch=FLAGS.batch, palette=FLAGS.palette,
         )  # fmt: skip
     except (ValueError, OSError) as e:  # DataError is a ValueError: one clear line, no traceback
         print(f"error: {e}", file=sys.stderr)

@@ -60,3 +60,26 @@ def test_cli_errors_are_one_line(tmp_path):
         assert proc.returncode == 2
         errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and expected in errors[0] and "Traceback" not in proc.stderr
+
+
+def test_png_grid_names_the_proteins_and_follows_the_palette(tmp_path):
+    from PIL import Image
+
+    run = _run_dir(tmp_path / "run")
+    rg, mg = str(tmp_path / "rg.png"), str(tmp_path / "mg.png")
+    sample_to_file(rg, run_dir=run, n=4, seed=1)
+    sample_to_file(mg, run_dir=run, n=4, seed=1, palette="magenta-green")
+    a, b = (np.asarray(Image.open(p).convert("RGB")).astype(int) for p in (rg, mg))
+    assert a.shape == b.shape
+    # The labelled grid is taller than the unlabelled one by its header band of protein names.
+    from biogans_tf import viz
+
+    plain = viz.sample_grid(np.zeros((4, 16, 32, 3), np.float32), cols=8)
+    assert a.shape[0] > 2 * plain.shape[0]
+    header = a[: a.shape[0] - 2 * plain.shape[0]]
+    assert (header < 128).any()  # dark text on the white band
+    body_a, body_b = a[header.shape[0] :], b[header.shape[0] :]
+    cells = ~(body_a == 255).all(axis=-1)  # not the white gutters between tiles
+    assert (body_a[..., 2][cells] == 0).all()  # red-green: no blue
+    np.testing.assert_array_equal(body_b[..., 0][cells], body_b[..., 2][cells])  # magenta-green: R = B
+    assert (body_b[..., 2][cells] > 0).any()
