@@ -29,7 +29,15 @@ def register_now() -> None:
     """Import the defining modules (idempotent; imports Keras and TensorFlow)."""
     _STATE["pending"] = False
     for name in MODULES:
-        importlib.import_module(name, "biogans_tf")
+        try:
+            importlib.import_module(name, "biogans_tf")
+        except ModuleNotFoundError as e:
+            # A build that ships only part of the package (a Bazel target's runfiles hold only its
+            # deps) has nothing of that module to register; a module that exists but fails to
+            # import (e.name is then another module) is a real error and propagates.
+            full = "biogans_tf" + name
+            if not (e.name and e.name.startswith("biogans_tf.") and (full + ".").startswith(e.name + ".")):
+                raise
 
 
 class _RegisterAfterExec(importlib.abc.Loader):
