@@ -63,3 +63,15 @@ def png_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def flip_member_byte(zpath, member):
+    """Damage one byte in the middle of a stored zip member's data (its CRC no longer matches)."""
+    with zipfile.ZipFile(zpath) as z:
+        info = z.getinfo(member)
+    raw = bytearray(open(zpath, "rb").read())
+    name_len = int.from_bytes(raw[info.header_offset + 26 : info.header_offset + 28], "little")
+    extra_len = int.from_bytes(raw[info.header_offset + 28 : info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    raw[start + info.compress_size // 2] ^= 0xFF
+    open(zpath, "wb").write(bytes(raw))

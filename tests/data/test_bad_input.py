@@ -11,7 +11,7 @@ from biogans_tf.data import sources
 from biogans_tf.data.errors import DataError
 from biogans_tf.data.lin import load_lin
 from biogans_tf.data.own import load_own
-from tests.data.lin_fixtures import make_lin, png_bytes, zip_folder
+from tests.data.lin_fixtures import flip_member_byte, make_lin, png_bytes, zip_folder
 
 
 @pytest.fixture
@@ -171,22 +171,10 @@ def test_failed_tfds_build_leaves_no_dataset(tmp_path):
     assert len(cs) == 4 and cs.proteins == ("Alp14", "Arp3")
 
 
-def _flip_member_byte(zpath, member):
-    """Damage one byte in the middle of a stored zip member's data (its CRC no longer matches)."""
-    with zipfile.ZipFile(zpath) as z:
-        info = z.getinfo(member)
-    raw = bytearray(open(zpath, "rb").read())
-    name_len = int.from_bytes(raw[info.header_offset + 26 : info.header_offset + 28], "little")
-    extra_len = int.from_bytes(raw[info.header_offset + 28 : info.header_offset + 30], "little")
-    start = info.header_offset + 30 + name_len + extra_len
-    raw[start + info.compress_size // 2] ^= 0xFF
-    open(zpath, "wb").write(bytes(raw))
-
-
 def test_zip_member_failing_its_crc_is_named(tmp_path):
     make_lin(tmp_path / "src", cells=(1, 2))
     zpath = zip_folder(tmp_path / "src", tmp_path / "LIN.zip")
-    _flip_member_byte(zpath, "train/Arp3/cell2.png")
+    flip_member_byte(zpath, "train/Arp3/cell2.png")
     _raises(f"{zpath}/train/Arp3/cell2.png", "damaged zip member .*CRC", load_lin, zpath, "train")
 
 

@@ -12,8 +12,7 @@ import sys
 
 import pytest
 
-from tests.data.lin_fixtures import make_lin, zip_folder
-from tests.data.test_bad_input import _flip_member_byte
+from tests.data.lin_fixtures import flip_member_byte, make_lin, zip_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -51,7 +50,7 @@ def damaged(tmp_path):
     """A LIN zip with a member failing its CRC, and a LIN folder with a broken link."""
     make_lin(tmp_path / "src", cells=(1, 2, 3, 4))
     zpath = zip_folder(tmp_path / "src", tmp_path / "LIN.zip")
-    _flip_member_byte(zpath, "train/Arp3/cell2.png")
+    flip_member_byte(zpath, "train/Arp3/cell2.png")
     link = tmp_path / "src" / "train" / "Alp14" / "cell3.png"
     link.unlink()
     os.symlink(tmp_path / "nowhere.png", link)
