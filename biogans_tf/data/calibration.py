@@ -229,11 +229,10 @@ def main(argv=None) -> int:
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.palette not in ("red-green", "magenta-green", "gray"):  # = biogans_tf.viz.PALETTES
-        print(
-            f"error: --palette={args.palette!r}: expected one of red-green, magenta-green, gray",
-            file=sys.stderr,
-        )
+    from biogans_tf.viz import PALETTES  # numpy + PIL only: --help stays free of TensorFlow
+
+    if args.palette not in PALETTES:
+        print(f"error: --palette={args.palette!r}: expected one of {', '.join(PALETTES)}", file=sys.stderr)
         return 2
     if not os.path.exists(args.real):
         print(f"calibration skipped: real cells not found at {args.real} (pass --real PATH)")
