@@ -5,10 +5,12 @@
 
 Both runs train the same critics (same keys, data, mini-batches and penalty draws) for the same
 number of steps on simulator cells (Alp14 training cells vs Tea1 test cells); the stacked run uses
-one grouped-convolution critic bank, the sequential run one bank of size 1 per split (what the
-reference did, minus its process start-up). Prints both wall times (tracing included, as a user
-pays it), the per-step times after the first step, the speed-up, and the largest difference between
-the two runs' scores (should be float round-off). Last line: key=value pairs.
+one critic bank (`CriticBank`, C2ST's execution `loop`), the sequential run one bank of size 1 per
+split (what the reference did, minus its process start-up). Prints both wall times (tracing
+included, as a user pays it), the per-step times after the first step, the speed-up, the largest
+difference between the two runs' scores (should be float round-off), and the per-step time of the
+same bank with `CriticBank(execution='grouped')` (one grouped convolution per layer). Last line:
+key=value pairs.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from biogans_tf.conventions import derive_key  # noqa: E402
 from biogans_tf.data.simulator import parse_image_size, simulate  # noqa: E402
-from biogans_tf.eval.c2st import C2STSettings, _Bank, derive_key, run_c2st  # noqa: E402
+from biogans_tf.eval.c2st import C2STSettings, run_c2st  # noqa: E402
+from biogans_tf.eval.c2st_bank import C2STBank  # noqa: E402
 
 
-def _bank_step_time(real, fake, settings, n_critics, steps=5) -> float:
+def _bank_step_time(real, fake, settings, n_critics, steps=5, execution="loop") -> float:
     """Seconds per training step of a warm bank of `n_critics` critics (tracing excluded)."""
     pool = tf.constant(np.concatenate([real, fake]))
     n_r = len(real)
@@ -40,11 +44,12 @@ def _bank_step_time(real, fake, settings, n_critics, steps=5) -> float:
         )
         for s in range(n_critics)
     ]
-    bank = _Bank(pool, specs, settings)
-    bank.train_step(tf.constant(0, tf.int64))  # trace
+    bank = C2STBank(pool, [dict(s, fresh=None) for s in specs], settings, execution=execution)
+    fresh = bank.fresh_batch(0, settings.batch_size)  # zeros: every critic has a fixed fake set
+    bank.train_step(tf.constant(0, tf.int64), fresh)  # trace
     t0 = time.perf_counter()
     for s in range(1, steps + 1):
-        out = bank.train_step(tf.constant(s, tf.int64))
+        out = bank.train_step(tf.constant(s, tf.int64), fresh)
     out.numpy()
     return (time.perf_counter() - t0) / steps
 
@@ -77,6 +82,7 @@ def main(argv=None) -> None:
     diff = float(np.max(np.abs(np.array(stacked["scores"]) - np.array(sequential["scores"]))))
     step_stacked = _bank_step_time(real, fake, settings, a.n_splits)
     step_single = _bank_step_time(real, fake, settings, 1)
+    step_grouped = _bank_step_time(real, fake, settings, a.n_splits, execution="grouped")
 
     print(f"stacked timing   : {stacked['timing']}")
     print(f"sequential timing: {sequential['timing']}")
@@ -84,6 +90,7 @@ def main(argv=None) -> None:
         f"stacked    : {t_stacked:8.2f} s total, {step_stacked * 1e3:8.1f} ms/step for {a.n_splits} critics"
     )
     print(f"sequential : {t_seq:8.2f} s total, {step_single * 1e3:8.1f} ms/step for 1 critic")
+    print(f"grouped    : {step_grouped * 1e3:8.1f} ms/step for {a.n_splits} critics (execution='grouped')")
     print(
         f"speed-up   : {t_seq / t_stacked:.2f}x end to end, "
         f"{step_single * a.n_splits / step_stacked:.2f}x per step"
@@ -97,7 +104,8 @@ def main(argv=None) -> None:
         f"n_splits={a.n_splits} steps={a.steps} ndf={a.ndf} batch_size={a.batch_size} "
         f"image_size={a.image_size} "
         f"stacked_s={t_stacked:.2f} sequential_s={t_seq:.2f} speedup={t_seq / t_stacked:.2f} "
-        f"step_speedup={step_single * a.n_splits / step_stacked:.2f} max_score_diff={diff:.2e}"
+        f"step_speedup={step_single * a.n_splits / step_stacked:.2f} max_score_diff={diff:.2e} "
+        f"loop_vs_grouped_step_speedup={step_grouped / step_stacked:.2f}"
     )
 
 

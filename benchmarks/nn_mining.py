@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks.pipeline_throughput import bench_cells  # noqa: E402
+from benchmarks.pipeline_throughput import add_cell_args, cells_from_args  # noqa: E402
 from biogans_tf.data.neighbours import compute_neighbours  # noqa: E402
 
 
@@ -44,17 +44,13 @@ def _brute_force_rows(cells, rows: np.ndarray, k: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-per-protein", type=int, default=4500)
-    parser.add_argument("--proteins", type=int, default=6)
+    add_cell_args(parser)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--chunk", type=int, default=1024)
-    parser.add_argument("--height", type=int, default=48)
-    parser.add_argument("--width", type=int, default=80)
-    parser.add_argument("--source", choices=("random", "sim", "auto"), default="random")
     parser.add_argument("--check", type=int, default=0, help="verify this many rows by brute force")
     args = parser.parse_args()
 
-    cells = bench_cells(args.n_per_protein, args.proteins, (args.height, args.width), args.source)
+    cells = cells_from_args(args)
     n = len(cells)
     devices = [d.device_type for d in tf.config.list_logical_devices()]
     print(f"cells={n} proteins={args.proteins} size={args.height}x{args.width} k={args.k} devices={devices}")

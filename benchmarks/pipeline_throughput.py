@@ -24,11 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from biogans_tf.conventions import FAMILIES, PAPER_PROTEINS  # noqa: E402
 from biogans_tf.data.cellset import CellSet  # noqa: E402
 from biogans_tf.data.neighbours import Neighbours, mine_neighbours  # noqa: E402
 from biogans_tf.data.pipeline import make_batches  # noqa: E402
-
-DEFAULT_PROTEINS = ("Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1")
 
 
 def bench_cells(
@@ -40,7 +39,7 @@ def bench_cells(
         source: "sim" (the in-memory simulator), "random" (uniform uint8 noise), or "auto"
             (the simulator when importable, else random).
     """
-    proteins = tuple(DEFAULT_PROTEINS[i] if i < len(DEFAULT_PROTEINS) else f"P{i}" for i in range(n_proteins))
+    proteins = tuple(PAPER_PROTEINS[i] if i < len(PAPER_PROTEINS) else f"P{i}" for i in range(n_proteins))
     if source in ("auto", "sim"):
         try:
             from biogans_tf.data.simulator import simulate_cellset
@@ -81,21 +80,31 @@ def _measure(ds, warmup: int, batches: int) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_cell_args(parser: argparse.ArgumentParser) -> None:
+    """The flags that choose the benchmark cells (shared by the data benchmarks)."""
     parser.add_argument("--n-per-protein", type=int, default=4500)
     parser.add_argument("--proteins", type=int, default=6)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--batches", type=int, default=500)
-    parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--height", type=int, default=48)
     parser.add_argument("--width", type=int, default=80)
     parser.add_argument("--source", choices=("random", "sim", "auto"), default="random")
+
+
+def cells_from_args(args) -> CellSet:
+    """`bench_cells` for the flags of `add_cell_args`."""
+    return bench_cells(args.n_per_protein, args.proteins, (args.height, args.width), args.source)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_cell_args(parser)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batches", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--mine", action="store_true", help="mine real neighbours for multichannel")
     parser.add_argument("--no-flips", action="store_true")
     args = parser.parse_args()
 
-    cells = bench_cells(args.n_per_protein, args.proteins, (args.height, args.width), args.source)
+    cells = cells_from_args(args)
     C = len(cells.proteins)
     nb = mine_neighbours(cells, k=5) if args.mine else _random_neighbours(cells, 5)
     print(
@@ -104,7 +113,7 @@ def main() -> None:
     )
     target = 20 * REFERENCE_IMAGES_PER_S
     results = {}
-    for kind in ("joint", "conditional", "multichannel"):
+    for kind in FAMILIES:
         ds = make_batches(kind, cells, args.batch, seed=0, neighbours=nb, flips=not args.no_flips)
         seconds = _measure(ds, args.warmup, args.batches)
         per_element = args.batch * (C if kind == "conditional" else 1)

@@ -11,7 +11,7 @@ on CPU. Parts (each a `tf.function`, warmed up once, then the median of `--repea
   critics without BatchNorm);
 * `gp_forward_backward`: the penalty's critic forward at the interpolates + input gradient + norm;
 * `critic_step`: the whole critic update of the trainer (everything above + the double backward
-  through the penalty + Adam), i.e. one `fit` step without the generator update;
+  through the penalty + Adam), i.e. one training-loop step without the generator update;
 * `generator_step`: D(fake) + backward through D and G + Adam (once per 5 critic steps).
 
 An iteration costs about `5 * critic_step + generator_step - g_forward` (the generator step
@@ -43,12 +43,12 @@ def profile(arch: str, batch_size: int, repeats: int) -> dict:
     """Median seconds of each part (see the module doc) for `arch` at paper size."""
     import tensorflow as tf
 
-    from benchmarks.train_throughput import _build
+    from benchmarks.train_throughput import build, paper_proteins
     from biogans_tf.losses.wgan_gp import gradient_penalties
-    from biogans_tf.trainer.gan_model import GanTrainer
+    from biogans_tf.trainer.training_loop import step_function
 
-    n_proteins = 6 if arch == "star" else 1
-    trainer, ds = _build(arch, batch_size, n_proteins)
+    n_proteins = paper_proteins(arch)
+    trainer, ds = build(arch, batch_size, n_proteins)
     real = next(iter(ds))
     g, d, view = trainer.generator, trainer.critic, trainer.view_fn
     z = tf.random.stateless_normal([batch_size, trainer.nz], seed=[1, 2])
@@ -72,8 +72,9 @@ def profile(arch: str, batch_size: int, repeats: int) -> dict:
     def gp_forward_backward():
         return tf.reduce_mean(gradient_penalties(d, real, fake, seed))
 
-    critic_only = trainer._make_function(lambda data: GanTrainer._step(trainer, data, False))
-    both = trainer._make_function(lambda data: GanTrainer._step(trainer, data, True))
+    strategy = tf.distribute.get_strategy()
+    critic_only = step_function(trainer, strategy, generator_update=False)
+    both = step_function(trainer, strategy, generator_update=True)
     it = iter(ds.repeat())
 
     def critic_step():

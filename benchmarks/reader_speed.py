@@ -16,8 +16,8 @@ import tempfile
 import time
 import zipfile
 
+from biogans_tf.conventions import PAPER_PROTEINS
 from biogans_tf.data.lin import load_lin
-from biogans_tf.data.sources import PAPER_PROTEINS
 
 
 def _zip(folder: str, zip_path: str) -> None:

@@ -112,7 +112,7 @@ def bench_arch(arch: str, batches: list[int], repeats: int, base: str) -> dict:
 
     from biogans_tf.models import build_generator
     from export.saved_model import export_generator
-    from serving.client import ServingClient
+    from serving.grpc_client import ServingClient
 
     proteins = [f"p{i}" for i in range(FLAGS.n_proteins)]
     g = build_generator(arch, image_size=(48, 80), n_proteins=len(proteins), nz=100, ngf=64, seed=0)

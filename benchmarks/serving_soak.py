@@ -21,8 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,8 @@ import urllib.request
 
 import numpy as np
 from absl import app, flags, logging
+
+from serving.launch import free_port, stop_server
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("rounds", 2, "Rounds (RSS growth is compared between consecutive ones).", lower_bound=1)
@@ -55,12 +55,6 @@ flags.DEFINE_string("out", None, "Optional JSON file for the figures.")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = "soak"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rss_mb(pid: int) -> float:
@@ -222,7 +216,7 @@ def main(argv):
     os.makedirs(base)
     versions = _Versions(base, sources)
     versions.publish()
-    grpc_port, rest_port = _free_port(), _free_port()
+    grpc_port, rest_port = free_port(), free_port()
     log_path = os.path.join(tmp, "server.log")
     log = open(log_path, "w")
     threads = str(max(FLAGS.grpc_clients + FLAGS.reconstruct_clients, 1))
@@ -266,11 +260,7 @@ def main(argv):
             f"acceptance (0 errors, RSS growth < {100 * FLAGS.max_growth:.0f} %): {'PASS' if ok else 'FAIL'}"
         )
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
         log.close()
     if FLAGS.out:
         from biogans_tf.io_utils import write_json

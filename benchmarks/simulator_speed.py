@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     print("command:", " ".join([os.path.basename(sys.executable)] + sys.argv))
     print(f"cpus usable: {len(os.sched_getaffinity(0))}, simulator threads: {simulator._threads()}")
     simulator.simulate("Arp3", 64, 0)  # warm-up (imports, allocations)
-    proteins = simulator.PROTEINS
+    proteins = simulator.SIM_PROTEINS
     per = max(args.n // len(proteins), 1)
     n_all = per * len(proteins)
 

@@ -3,7 +3,7 @@
     python -m benchmarks.train_memory --arch dcgan-sep --iters 3                # paper-size peak
     python -m benchmarks.train_memory --arch star --iters 1000 --width 8 --every 50   # growth
 
-The trainer's own `fit` path (WGAN-GP, 5 critic steps + 1 generator step per iteration) on
+The trainer's own training loop (WGAN-GP, 5 critic steps + 1 generator step per iteration) on
 synthetic real batches at 48x80, batch 64 (per protein for star), ngf = ndf = `--width` (64 = the
 paper). RSS is sampled every `--every` generator iterations from a callback (psutil when
 installed, else /proc/self/status); the peak is the kernel's high-water mark (VmHWM, i.e.
@@ -60,31 +60,17 @@ def slope_per_1000(xs, ys) -> float:
 
 def build(arch: str, batch_size: int, width: int):
     """A compiled `GanTrainer` (WGAN-GP) and an endless synthetic dataset at 48x80."""
-    import tensorflow as tf
+    from benchmarks.train_throughput import build as build_paper_size
+    from benchmarks.train_throughput import paper_proteins
 
-    from biogans_tf.losses import get_loss
-    from biogans_tf.models import registry
-    from biogans_tf.trainer import GanTrainer, make_optimizer
-
-    n = 6 if arch == "star" else 1
-    loss = get_loss("wgan-gp")
-    g = registry.build_generator(arch, image_size=(48, 80), n_proteins=n, nz=100, ngf=width)
-    d = registry.build_critic(arch, image_size=(48, 80), n_proteins=n, ndf=width, batchnorm=False)
-    t = GanTrainer(
-        g, d, loss, nz=100, batch_size=batch_size, view_fn=lambda x: registry.critic_view(arch, x, n)
-    )
-    t.compile(
-        d_optimizer=make_optimizer("adam", loss.lr_d, loss.beta1, loss.beta2),
-        g_optimizer=make_optimizer("adam", loss.lr_g, loss.beta1, loss.beta2),
-    )
-    lead = [n, batch_size] if registry.family(arch) == "conditional" else [batch_size]
-    real = tf.random.stateless_uniform(lead + [48, 80, 2], seed=[12, 34], minval=-1.0, maxval=1.0)
-    return t, tf.data.Dataset.from_tensors(real).repeat()
+    return build_paper_size(arch, batch_size, paper_proteins(arch), width)
 
 
 def measure(arch: str, batch_size: int, width: int, iters: int, every: int) -> dict:
     """Train `iters` generator iterations, sampling RSS every `every` of them."""
     import keras
+
+    from biogans_tf.trainer.training_loop import train_loop
 
     before = rss_mib()
     trainer, ds = build(arch, batch_size, width)
@@ -99,7 +85,7 @@ def measure(arch: str, batch_size: int, width: int, iters: int, every: int) -> d
 
     t0 = time.perf_counter()
     n = trainer.gan_loss.total_critic_steps(0, iters)
-    trainer.fit(ds, steps_per_epoch=n, epochs=1, verbose=0, shuffle=False, callbacks=[Sampler()])
+    train_loop(trainer, ds, n, [Sampler()])
     seconds = time.perf_counter() - t0
     half = samples[len(samples) // 2 :]
     return dict(

@@ -2,8 +2,9 @@
 
     python -m benchmarks.train_throughput --arch {dcgan,dcgan-sep,star} --batch_size 64 --iters N
 
-Paper-size models (48x80, nz=100, ngf=ndf=64; 6 proteins for star), the trainer's own step
-function (`GanTrainer.fit`), synthetic real batches (as the reference bench). After a warm-up
+Paper-size models (48x80, nz=100, ngf=ndf=64; 6 proteins for star) built like a training run
+(`biogans_tf.trainer.setup.build_trainer`), the trainer's own step function (the training loop),
+synthetic real batches (as the reference bench). After a warm-up
 iteration (tracing), times `--iters` iterations. When the PyTorch reference
 (`torch_reference.py` under $BIOGANS_SHARED/reference or ../shared/reference) and torch are
 available, its `bench` runs as a subprocess alternately with ours and the ratio is printed.
@@ -22,6 +23,13 @@ import time
 _REF_ARCH = {"dcgan": "dcgan", "dcgan-sep": "sep", "star": "star"}
 
 
+def paper_proteins(arch: str) -> int:
+    """Proteins of the paper's setting for `arch`: one for the joint family, six otherwise."""
+    from biogans_tf.models import registry
+
+    return 1 if registry.family(arch) == "joint" else 6
+
+
 def _reference_script() -> str | None:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     shared = os.environ.get("BIOGANS_SHARED") or os.path.join(os.path.dirname(root), "shared")
@@ -35,33 +43,33 @@ def _reference_script() -> str | None:
     return path
 
 
-def _build(arch: str, batch_size: int, n_proteins: int):
+def build(arch: str, batch_size: int, n_proteins: int, width: int = 64):
+    """A paper-size WGAN-GP `GanTrainer` (ngf = ndf = `width`) and an endless synthetic dataset.
+
+    The trainer comes from the training program's builder (`setup.build_trainer`), so the
+    benchmarks time exactly what `training.run` trains (XLA when there is a GPU).
+    """
     import tensorflow as tf
 
-    from biogans_tf.losses import get_loss
     from biogans_tf.models import registry
-    from biogans_tf.trainer import GanTrainer, make_optimizer
+    from biogans_tf.trainer.config import resolve
+    from biogans_tf.trainer.setup import build_trainer
 
-    loss = get_loss("wgan-gp")
-    g = registry.build_generator(arch, image_size=(48, 80), n_proteins=n_proteins, nz=100, ngf=64)
-    d = registry.build_critic(arch, image_size=(48, 80), n_proteins=n_proteins, ndf=64, batchnorm=False)
-    t = GanTrainer(
-        g, d, loss, nz=100, batch_size=batch_size, view_fn=lambda x: registry.critic_view(arch, x, n_proteins)
-    )
-    t.compile(
-        d_optimizer=make_optimizer("adam", loss.lr_d, loss.beta1, loss.beta2),
-        g_optimizer=make_optimizer("adam", loss.lr_g, loss.beta1, loss.beta2),
-        jit_compile=bool(tf.config.list_physical_devices("GPU")),
-    )
+    cfg = resolve(
+        dict(arch=arch, gan="wgan-gp", image_size=(48, 80), nz=100, ngf=width, ndf=width,
+             batch_size=batch_size, logdir="unused"),
+    )  # fmt: skip
+    trainer = build_trainer(cfg, n_proteins)
     lead = [n_proteins, batch_size] if registry.family(arch) == "conditional" else [batch_size]
     real = tf.random.stateless_uniform(lead + [48, 80, 2], seed=[12, 34], minval=-1.0, maxval=1.0)
-    ds = tf.data.Dataset.from_tensors(real).repeat()
-    return t, ds
+    return trainer, tf.data.Dataset.from_tensors(real).repeat()
 
 
-def _time_iterations(trainer, ds, iters: int) -> list[float]:
+def _time_iterations(trainer, ds, iters: int, functions) -> list[float]:
     """Seconds of each of `iters` generator iterations, measured with a callback."""
     import keras
+
+    from biogans_tf.trainer.training_loop import train_loop
 
     class Clock(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -73,7 +81,7 @@ def _time_iterations(trainer, ds, iters: int) -> list[float]:
 
     clock = Clock()
     n = trainer.gan_loss.total_critic_steps(0, iters)
-    trainer.fit(ds, steps_per_epoch=n, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
+    train_loop(trainer, ds, n, [clock], functions=functions)
     return [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
 
 
@@ -100,16 +108,19 @@ def main(argv=None) -> float:
         ap.error("--iters, --batch_size and --rounds must be >= 1")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    n_proteins = 6 if args.arch == "star" else 1
-    trainer, ds = _build(args.arch, args.batch_size, n_proteins)
+    n_proteins = paper_proteins(args.arch)
+    from biogans_tf.trainer.training_loop import StepFunctions
+
+    trainer, ds = build(args.arch, args.batch_size, n_proteins)
+    functions = StepFunctions(trainer)  # traced once, reused by every round
     t0 = time.perf_counter()
-    _time_iterations(trainer, ds, 1)  # warm-up: traces the step function
+    _time_iterations(trainer, ds, 1, functions)  # warm-up: traces the step function
     print(f"arch={args.arch} batch={args.batch_size} warmup_s={time.perf_counter() - t0:.2f}", flush=True)
 
     script = None if args.no_reference else _reference_script()
     ours, refs = [], []
     for r in range(args.rounds):
-        times = _time_iterations(trainer, ds, args.iters)
+        times = _time_iterations(trainer, ds, args.iters, functions)
         ours.append(len(times) / sum(times))
         print(f"round {r}: ours s/iter={[round(t, 3) for t in times]} iters_per_s={ours[-1]:.5f}", flush=True)
         if script:

@@ -9,13 +9,17 @@ with absl at import time, imports TensorFlow only inside its `main`, and starts 
   script's file name.) Flags defined in another module (test hooks) are left out of `--help`.
 - TensorFlow's C++ INFO/WARNING lines are silenced unless `TF_CPP_MIN_LOG_LEVEL` is set.
 
-This module imports only absl and the standard library.
+`option` + `define_flags` generate a program's flags from its configuration dataclass (one pattern
+for every command). This module imports only absl and the standard library.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+import types
+import typing
 from collections.abc import Callable, Sequence
 
 from absl import app, flags
@@ -68,6 +72,92 @@ def check_choice(flag: str, value: str, allowed: Sequence[str]) -> str:
     return value
 
 
+def option(default, help: str, *, choices=None, flag=None, parse=None, text=None):
+    """A dataclass field that `define_flags` turns into an absl flag (help, type and default in one place).
+
+    Args:
+        default: the field's default (also the flag's, unless `text` is given).
+        help: the flag's help text.
+        choices: allowed values: the flag is an enum, so absl refuses others while parsing.
+        flag: the flag's name where it differs from the field's; the field's name stays an alias.
+        parse: `text -> value` for fields that are not str/int/float/bool (tuples): the flag is a
+            string and `explicit_values` parses it.
+        text: the flag's default as text for such fields (e.g. '48x80').
+
+    Returns:
+        A `dataclasses.field`; a field without one gets no flag (e.g. a test hook).
+    """
+    meta = {"help": help, "choices": choices, "flag": flag, "parse": parse, "text": text}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _flag_name(field: dataclasses.Field) -> str:
+    return field.metadata.get("flag") or field.name
+
+
+def _base_type(hint):
+    """`int | None` -> int, `tuple[str, ...] | None` -> tuple: the type a flag must parse."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    return typing.get_origin(hint) or hint
+
+
+def define_flags(cls, module_name: str, flag_values=None) -> None:
+    """Define one absl flag per `option` field of the dataclass `cls` (the one flag generator).
+
+    bool/int/float/str fields get flags of their type, fields with `choices` enums, fields with
+    `parse` strings; a field whose flag is renamed keeps its own name as an alias. The flags are
+    filed under `module_name` (the program's `__name__`), so the program's `--help` lists them.
+    """
+    fv = flags.FLAGS if flag_values is None else flag_values
+    kw = dict(flag_values=fv, module_name=flag_module_key(module_name))
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        meta = field.metadata
+        if "help" not in meta:
+            continue
+        name, default, kind = _flag_name(field), field.default, _base_type(hints[field.name])
+        if meta["choices"]:
+            flags.DEFINE_enum(name, default, list(meta["choices"]), meta["help"], **kw)
+        elif meta["parse"]:
+            flags.DEFINE_string(name, meta["text"] or default, meta["help"], **kw)
+        else:
+            define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float}
+            define.get(kind, flags.DEFINE_string)(name, default, meta["help"], **kw)
+        if name != field.name:
+            flags.DEFINE_alias(field.name, name, **kw)  # the field's name keeps working as a flag
+
+
+def explicit_values(cls, flag_values=None, skip=()) -> dict:
+    """The fields of `cls` given on the command line, parsed, by field name.
+
+    A field's flag is read wherever it was defined (also hidden flags of another module).
+
+    Raises:
+        Whatever a field's `parse` raises for a bad value (its message names the flag).
+    """
+    fv = flags.FLAGS if flag_values is None else flag_values
+    out = {}
+    for field in dataclasses.fields(cls):
+        name = _flag_name(field)
+        if field.name in skip or name not in fv or not fv[name].present:
+            continue
+        parse = field.metadata.get("parse")
+        out[field.name] = parse(fv[name].value) if parse else fv[name].value
+    return out
+
+
+def from_flags(cls, flag_values=None):
+    """An instance of the dataclass `cls` with every `option` field taken from its flag."""
+    fv = flags.FLAGS if flag_values is None else flag_values
+    values = {}
+    for field in dataclasses.fields(cls):
+        if "help" in field.metadata:
+            parse, value = field.metadata["parse"], fv[_flag_name(field)].value
+            values[field.name] = parse(value) if parse else value
+    return cls(**values)
+
+
 def handle_help(usage: str, module_name: str, argv: Sequence[str], flag_values=None) -> None:
     """Print help and exit 0 when `argv` asks for it; otherwise return."""
     args = list(argv[1:])
@@ -101,6 +191,23 @@ def parse(define: Callable, argv, usage: str, module_name: str, prog: str):
     except flags.Error as e:
         raise UsageError(f"{e} (see --help)") from None
     return fv, rest
+
+
+def parse_or_report(define: Callable, argv, usage: str, module_name: str, prog: str):
+    """`parse` for a program without positional arguments that reports a usage error itself.
+
+    Returns:
+        the `FlagValues`, or None after printing one `error: ...` line on stderr (bad flag or
+        unexpected arguments): the caller then returns exit status 2.
+    """
+    try:
+        fv, rest = parse(define, argv, usage, module_name, prog)
+        if rest:
+            raise UsageError(f"unexpected arguments {rest}")
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
+    return fv
 
 
 def run(main: Callable[[list[str]], int | None], usage: str, module_name: str, argv=None) -> None:

@@ -13,10 +13,11 @@ import time
 
 
 @contextlib.contextmanager
-def atomic_path(path: str, is_dir: bool = False):
+def atomic_path(path: str, is_dir: bool = False, suffix: str = ""):
     """Yield a temporary path beside `path`; on success move it into place with `os.replace`.
 
-    On error the temporary file or folder is removed and `path` is left as it was.
+    On error the temporary file or folder is removed and `path` is left as it was. `suffix` ends the
+    temporary file's name (writers that insist on an extension, such as Keras' `.keras`).
     """
     path = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(path)) or "."
@@ -25,7 +26,7 @@ def atomic_path(path: str, is_dir: bool = False):
     if is_dir:
         tmp = tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=parent)
     else:
-        fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", dir=parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", suffix=suffix, dir=parent)
         os.close(fd)
         # mkstemp creates 0600 files; give the final file the usual umask-based mode.
         umask = os.umask(0)
@@ -57,6 +58,29 @@ def write_bytes(path: str, data: bytes) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
+
+
+def write_keras(model, path: str, metadata: dict | None = None) -> None:
+    """Save a Keras model as the `.keras` file `path` atomically: the one `.keras` writer.
+
+    Args:
+        model: the Keras model (`model.save` is called on a temporary name in the same folder).
+        path: the `.keras` file (Keras insists on the suffix).
+        metadata: stored inside the file (`biogans_tf.loader.generator_metadata`), read back by
+            `biogans_tf.load_generator`; None stores none.
+
+    Raises:
+        ValueError: `path` does not end with `.keras`.
+    """
+    from biogans_tf.loader import write_metadata
+
+    path = os.fspath(path)
+    if not path.endswith(".keras"):
+        raise ValueError(f"{path}: a Keras model file must end with .keras")
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
+        if metadata is not None:
+            write_metadata(tmp, metadata)
 
 
 def _host() -> str:

@@ -111,8 +111,9 @@ def load_generator(path_or_run_dir: str, *, ema: bool = False, proteins=None):
         proteins: override of the protein names (list or comma-separated string).
 
     Returns:
-        A `biogans_tf.eval.runs.GeneratorRun`: `.model` (Keras model), `.arch`, `.family`,
-        `.proteins` (green-channel order), `.nz`, `.image_size` `(height, width)`, `.path`.
+        A `biogans_tf.eval.runs.GeneratorRun` (from `load_run`, the one run loader): `.model`
+        (Keras model), `.arch`, `.family`, `.layout`, `.proteins` (green-channel order), `.nz`,
+        `.image_size` `(height, width)`, `.path`.
 
     Raises:
         biogans_tf.data.errors.DataError: naming the missing file or the bad field.

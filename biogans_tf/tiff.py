@@ -22,9 +22,9 @@ import os
 import numpy as np
 import tifffile
 
+from biogans_tf.conventions import REFERENCE_PROTEIN, to_uint8
 from biogans_tf.io_utils import atomic_path
 
-REFERENCE = "Bgs4"  # the red / reference channel of every LIN image
 PIXEL_SIZE_UM = 0.1  # LIN crops: 100 nm per pixel
 BITS = (8, 16)
 TIFF_EXTENSIONS = (".tif", ".tiff")
@@ -64,16 +64,16 @@ def channels_of(images, proteins) -> tuple[np.ndarray, list[str]]:
             raise ValueError(
                 f"images {list(x.shape)} hold {x.shape[1]} proteins, but {len(proteins)} are named"
             )
-        names = [n for p in proteins for n in (f"{REFERENCE} ({p})", p)]
+        names = [n for p in proteins for n in (f"{REFERENCE_PROTEIN} ({p})", p)]
         # [N, C, H, W, 2] -> [N, C, 2, H, W] -> [N, 2C, H, W]: red then green of each protein.
         return np.moveaxis(x, -1, 2).reshape((x.shape[0], -1) + x.shape[2:4]), names
     if x.ndim != 4 or x.shape[-1] < 2:
         raise ValueError(f"images of shape {list(x.shape)}: expected [N, H, W, 1+C] or [N, C, H, W, 2]")
     greens = x.shape[-1] - 1
     if len(proteins) == greens:
-        names = [REFERENCE, *proteins]
+        names = [REFERENCE_PROTEIN, *proteins]
     elif greens == 1:
-        names = [REFERENCE, "green"]
+        names = [REFERENCE_PROTEIN, "green"]
     else:
         raise ValueError(
             f"images {list(x.shape)} hold {greens} greens, but {len(proteins)} proteins are named"
@@ -241,10 +241,8 @@ def write_panels(path: str, panels: dict, *, bits: int = 8, description: str = "
     """
     arrays = [np.moveaxis(np.asarray(v), -1, 1) for v in panels.values()]
     if any(a.dtype != arrays[0].dtype for a in arrays):  # mixed uint8 / float: bring all to uint8
-        from biogans_tf.viz import to_uint8
-
         arrays = [to_uint8(a) for a in arrays]
-    names = [f"{n} ({k})" for k in panels for n in (REFERENCE, "green")]
+    names = [f"{n} ({k})" for k in panels for n in (REFERENCE_PROTEIN, "green")]
     stack = np.concatenate(arrays, axis=1)
     axes = write_tiff(path, stack, names, bits=bits, description=description)
     return {"path": str(path), "axes": axes, "channels": names, "shape": list(stack.shape), "bits": bits}

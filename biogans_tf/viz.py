@@ -23,11 +23,11 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from biogans_tf.conventions import REFERENCE_PROTEIN, to_uint8
 from biogans_tf.io_utils import write_bytes
 
 PALETTES = ("red-green", "magenta-green", "gray")
 DEFAULT_PALETTE = "red-green"
-REFERENCE_NAME = "Bgs4"  # name of channel 0 in gray panels (LIN's reference protein)
 GRAY_SEAM = 1  # px of white between the red and green panels of a gray tile
 
 
@@ -36,14 +36,6 @@ def check_palette(palette: str) -> str:
     if palette not in PALETTES:
         raise ValueError(f"palette {palette!r}: expected one of {', '.join(PALETTES)}")
     return palette
-
-
-def to_uint8(images) -> np.ndarray:
-    """Map float images in [-1, 1] to uint8 (uint8 input is returned unchanged)."""
-    x = np.asarray(images)
-    if x.dtype == np.uint8:
-        return x
-    return np.clip(np.round((x.astype(np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def gray_panel(channel) -> np.ndarray:
@@ -89,7 +81,7 @@ def grid(tiles, pad: int = 2, pad_value: int = 255) -> np.ndarray:
 
 
 def sample_tiles(
-    images, cols: int = 8, palette: str = DEFAULT_PALETTE, proteins=None, reference: str = REFERENCE_NAME
+    images, cols: int = 8, palette: str = DEFAULT_PALETTE, proteins=None, reference: str = REFERENCE_PROTEIN
 ):
     """Tiles and column names of a sample grid.
 
@@ -139,7 +131,7 @@ def sample_figure(
     palette: str = DEFAULT_PALETTE,
     scale: int = 2,
     cols: int = 8,
-    reference: str = REFERENCE_NAME,
+    reference: str = REFERENCE_PROTEIN,
 ) -> np.ndarray:
     """Sample grid upscaled by `scale`, with the protein names over the columns.
 

@@ -9,7 +9,9 @@ writes `BASE/NAME/<version>/` (saved_model.pb, variables/, assets.extra/biogans.
 `BASE/models.config` (TF Serving model config). The version directory is assembled under a hidden
 temporary name inside `BASE/NAME` and renamed into place only when complete, so a server polling the
 folder never sees a half-written version. When the run was trained with EMA, the EMA generator is
-exported too, as model `NAME_ema`. The signatures are described in `export/signatures.py`.
+exported too, as model `NAME_ema`. The signatures are described in `export/signatures.py`, the
+warm-up requests and `models.config` in `export/serving_files.py`; runs load through the library's
+one run loader (`biogans_tf.eval.runs.load_run`).
 """
 
 from __future__ import annotations
@@ -20,16 +22,14 @@ import re
 import shutil
 import sys
 
-from biogans_tf.io_utils import atomic_path, owned_tempdir, remove_stale_tempdirs, write_json
+from biogans_tf.io_utils import owned_tempdir, remove_stale_tempdirs, write_json
+from export.serving_files import WARMUP_FILE, write_models_config, write_warmup_requests
 
 # TensorFlow (and export.signatures, which needs it) is imported inside the functions, so that
 # `biogans-export --help` answers at once.
 
 METADATA_FILE = os.path.join("assets.extra", "biogans.json")
 TMP_PREFIX = ".export-tmp-"  # not an integer name: TF Serving and serving.server skip it
-# TF Serving replays the PredictionLogs in this file when it loads a version (and so does serving.server):
-# the first real request then does not pay for initialising the large reconstruction graph.
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 class ExportError(ValueError):
@@ -46,23 +46,19 @@ def _read_json(path: str) -> dict:
         raise ExportError(f"{path}: not valid JSON ({e})") from None
 
 
-def _import_models():
-    # Registers the project's Keras classes so `.keras` files deserialize.
-    import biogans_tf.models  # noqa: F401
-
-
 def load_keras_generator(path: str):
-    """Load a `.keras` generator file (models registered by `biogans_tf.models`)."""
-    import keras
+    """Load a `.keras` generator file (the library's loader, `biogans_tf.eval.runs.load_keras`)."""
+    from biogans_tf.data.errors import DataError
+    from biogans_tf.eval.runs import load_keras
 
-    if not os.path.isfile(path):
-        raise ExportError(f"{path}: generator file not found (expected a .keras file)")
-    _import_models()
-    return keras.saving.load_model(path, compile=False)
+    try:
+        return load_keras(path)
+    except DataError as e:
+        raise ExportError(str(e)) from None
 
 
 def load_run_generator(run_dir: str, checkpoint: str = "final", ema: bool = False):
-    """Load the (EMA) generator of a training run directory.
+    """Load the (EMA) generator of a training run directory (`biogans_tf.eval.runs.load_run`).
 
     Args:
         run_dir: directory with `config.json`, `generator.keras` and/or `checkpoints/`.
@@ -71,62 +67,19 @@ def load_run_generator(run_dir: str, checkpoint: str = "final", ema: bool = Fals
         ema: load the EMA generator (`generator_ema.keras` / checkpoint key `generator_ema`).
 
     Returns:
-        `(generator, config)` with `config` the run's `config.json` dict.
+        `(generator, config)` with `config` the run's `config.json` dict (`arch` and `nz` filled in).
     """
-    import tensorflow as tf
+    from biogans_tf.data.errors import DataError
+    from biogans_tf.eval.runs import load_run
 
     config_path = os.path.join(run_dir, "config.json")
-    config = _read_json(config_path)
-    if "proteins" not in config:
-        proteins_path = os.path.join(run_dir, "proteins.json")
-        if os.path.isfile(proteins_path):
-            config["proteins"] = _read_json(proteins_path)
-    for key in ("arch", "nz"):
-        if key not in config:
-            raise ExportError(f"{config_path}: missing field {key!r}")
-    name = "generator_ema" if ema else "generator"
-    if checkpoint == "final":
-        return load_keras_generator(os.path.join(run_dir, f"{name}.keras")), config
-
-    if checkpoint == "latest":
-        # The folder itself: restore_generator lists its ckpt-<N> files, newest first, and falls
-        # back from a corrupt one (naming it on stderr); the `checkpoint` state file may be lost.
-        from biogans_tf.trainer.checkpoint import CheckpointError, list_checkpoints
-
-        prefix = os.path.join(run_dir, "checkpoints")
-        try:
-            if not list_checkpoints(prefix):
-                raise ExportError(f"{prefix}: no checkpoint found (--checkpoint latest)")
-        except CheckpointError as e:
-            raise ExportError(f"--checkpoint latest: {e}") from None
-    else:
-        prefix = checkpoint
-        if not tf.io.gfile.glob(prefix + ".index"):
-            raise ExportError(f"--checkpoint {prefix}: no checkpoint with that prefix (no {prefix}.index)")
-    from biogans_tf.models.registry import build_generator
-
-    image_size = tuple(config.get("image_size", (48, 80)))
-    generator = build_generator(
-        config["arch"],
-        image_size=image_size,
-        n_proteins=len(config.get("proteins", ())) or 1,
-        nz=int(config["nz"]),
-        ngf=int(config.get("ngf", 64)),
-        red_portion=float(config.get("red_portion", 0.5)),
-        seed=int(config.get("seed", 0)),
-    )
-    generator(tf.zeros([1, int(config["nz"])]), training=False)  # create the variables before restoring
-    # Training checkpoints store each model as a bag of all its weights (see
-    # biogans_tf.trainer.checkpoint.variable_bag); restore_generator checks that every weight matched.
-    from biogans_tf.trainer.checkpoint import CheckpointError, CorruptCheckpointError, restore_generator
-
+    if not os.path.isfile(config_path):  # export takes training runs, which always have one
+        raise ExportError(f"{config_path}: file not found")
     try:
-        restore_generator(generator, prefix, ema=ema)
-    except CorruptCheckpointError as e:
-        raise ExportError(f"--checkpoint {checkpoint}: {e}") from None
-    except CheckpointError as e:
-        raise ExportError(f"{prefix}: checkpoint does not match the {name!r} model ({e})") from None
-    return generator, config
+        run = load_run(run_dir, checkpoint=checkpoint, ema=ema)
+    except DataError as e:
+        raise ExportError(str(e)) from None
+    return run.model, {**run.config, "arch": run.arch, "nz": run.nz}
 
 
 def next_version(model_dir: str) -> int:
@@ -203,6 +156,31 @@ def export_generator(
 
     from export.signatures import SIGNATURES, GeneratorModule
 
+    _check_names(model_name, interpolation)
+    nz = int(_infer_nz(generator) if nz is None else nz)
+    proteins = [str(p) for p in proteins]
+    mode = _resolve_mode(reconstruct_mode, arch)
+    image_shape = tuple(generator(tf.zeros([1, nz]), training=False).shape[1:])
+    module = GeneratorModule(
+        generator, nz, image_shape, proteins, reconstruct_mode=mode, interpolation=interpolation
+    )
+    model_dir, final = _new_version_dir(base_path, model_name, version)
+    meta = {
+        "arch": arch,
+        "proteins": proteins,
+        "nz": nz,
+        "image_shape": list(image_shape),
+        "reconstruct_mode": mode,
+        "interpolation": interpolation,
+        "signatures": list(SIGNATURES) + ["serving_default"],
+        "source": source,
+        "version": int(os.path.basename(final)),
+    }
+    _write_version(module, meta, model_dir, final, warmup)
+    return final
+
+
+def _check_names(model_name: str, interpolation: str) -> None:
     # One path component of safe characters: no separators, and no leading '.' or '-' (so neither
     # `..` nor `.` nor a hidden folder, and nothing a shell or TF Serving reads as an option).
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}", model_name or ""):
@@ -212,16 +190,10 @@ def export_generator(
         )
     if interpolation not in ("linear", "spherical"):
         raise ExportError(f"--interpolation: expected linear or spherical, got {interpolation!r}")
-    if nz is None:
-        nz = _infer_nz(generator)
-    nz = int(nz)
-    proteins = [str(p) for p in proteins]
-    mode = _resolve_mode(reconstruct_mode, arch)
-    image_shape = tuple(generator(tf.zeros([1, nz]), training=False).shape[1:])
-    module = GeneratorModule(
-        generator, nz, image_shape, proteins, reconstruct_mode=mode, interpolation=interpolation
-    )
 
+
+def _new_version_dir(base_path: str, model_name: str, version: int | None) -> tuple[str, str]:
+    """`(model_dir, final version dir)`; the model folder exists, the version folder does not."""
     model_dir = os.path.join(base_path, model_name)
     os.makedirs(model_dir, exist_ok=True)
     remove_stale_tempdirs(model_dir, TMP_PREFIX)  # left by an export that was killed
@@ -232,34 +204,30 @@ def export_generator(
     final = os.path.join(model_dir, str(int(version)))
     if os.path.exists(final):
         raise ExportError(f"{final}: version {version} already exists (versions are never overwritten)")
+    return model_dir, final
+
+
+def _write_version(module, meta: dict, model_dir: str, final: str, warmup: bool) -> None:
+    """Save `module`, its metadata and warm-up requests under a temporary name, then rename to `final`."""
+    import tensorflow as tf
+
+    from biogans_tf.progress import bar
 
     # Not an integer name, so TF Serving and serving.server ignore it while it is being written.
     tmp = owned_tempdir(model_dir, TMP_PREFIX)
-    from biogans_tf.progress import bar
-
+    model_name = os.path.basename(model_dir)
     # Tracing the reconstruct signature (an in-graph L-BFGS loop) is the slow part: show the stage.
     stages = bar(2 + int(warmup), f"export {model_name}", "stage")  # stderr, terminals only
     stages.set_postfix({"stage": "tracing + saving signatures"})
     try:
         tf.saved_model.save(module, tmp, signatures=module.signatures())
         stages.update(1)
-        meta = {
-            "arch": arch,
-            "proteins": proteins,
-            "nz": nz,
-            "image_shape": list(image_shape),
-            "reconstruct_mode": mode,
-            "interpolation": interpolation,
-            "signatures": list(SIGNATURES) + ["serving_default"],
-            "source": source,
-            "version": int(version),
-        }
         write_json(os.path.join(tmp, METADATA_FILE), meta)
         os.chmod(os.path.join(tmp, METADATA_FILE), 0o644)
         stages.update(1)
         if warmup:
             stages.set_postfix({"stage": "warm-up requests"})
-            write_warmup_requests(os.path.join(tmp, WARMUP_FILE), model_name, nz, image_shape)
+            write_warmup_requests(os.path.join(tmp, WARMUP_FILE), model_name, meta["nz"], meta["image_shape"])
             stages.update(1)
         os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a serving container may run as another user
         # rename(2) onto an existing non-empty directory fails, so a concurrent export cannot clobber.
@@ -269,83 +237,6 @@ def export_generator(
         raise
     finally:
         stages.close()
-    return final
-
-
-def write_warmup_requests(path: str, model_name: str, nz: int, image_shape) -> None:
-    """Write TF Serving warm-up records: one tiny PredictRequest per signature (TFRecord of PredictionLog)."""
-    import numpy as np
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
-
-    examples = {
-        "sample": {"n": np.int32(1), "seed": np.int64(0)},
-        "generate": {"z": np.zeros([1, nz], np.float32)},
-        "interpolate": {
-            "z0": np.zeros([nz], np.float32),
-            "z1": np.full([nz], 0.1, np.float32),
-            "steps": np.int32(2),
-        },
-        "reconstruct": {
-            "images": np.zeros([1, *image_shape], np.float32),
-            "iterations": np.int32(1),
-            "restarts": np.int32(1),
-            "seed": np.int64(0),
-        },
-        "reconstruct_masked": {
-            "images": np.zeros([1, *image_shape], np.float32),
-            "channel_mask": np.ones([image_shape[-1]], np.float32),
-            "iterations": np.int32(1),
-            "restarts": np.int32(1),
-            "seed": np.int64(0),
-        },
-        "metadata": {},
-    }
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with tf.io.TFRecordWriter(path) as writer:
-        for sig, inputs in examples.items():
-            request = predict_pb2.PredictRequest()
-            request.model_spec.name = model_name
-            request.model_spec.signature_name = sig
-            for k, v in inputs.items():
-                request.inputs[k].CopyFrom(tf.make_tensor_proto(v))
-            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
-            writer.write(log.SerializeToString())
-    os.chmod(path, 0o644)
-
-
-def write_models_config(base_path: str, models: dict[str, str]) -> str:
-    """Write/update `base_path/models.config` (TF Serving `ModelServerConfig` text proto), atomically.
-
-    Args:
-        base_path: the folder holding the model folders.
-        models: model name -> base path to record for it (entries already in the file for other
-            model names are kept).
-
-    Returns:
-        The config path.
-    """
-    path = os.path.join(base_path, "models.config")
-    entries: dict[str, str] = {}
-    if os.path.isfile(path):
-        text = open(path).read()
-        for name, bp in re.findall(r'name:\s*"([^"]*)"\s*base_path:\s*"([^"]*)"', text):
-            entries[name] = bp
-    entries.update(models)
-    lines = ["model_config_list {"]
-    for name in sorted(entries):
-        lines += [
-            "  config {",
-            f'    name: "{name}"',
-            f'    base_path: "{entries[name]}"',
-            '    model_platform: "tensorflow"',
-            "  }",
-        ]
-    lines.append("}")
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as f:
-            f.write("\n".join(lines) + "\n")
-    return path
 
 
 def export_run(

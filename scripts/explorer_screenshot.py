@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ sys.path.insert(0, ROOT)
 
 from biogans_tf.io_utils import write_bytes  # noqa: E402
 from serving.explorer import browser  # noqa: E402
+from serving.launch import free_port, stop_server  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "Training run directory (config.json, generator.keras).")
@@ -46,12 +46,6 @@ def _fail(message: str) -> None:
     """Exit 2 with one line on stderr (no usage text, no traceback)."""
     print(f"explorer_screenshot: error: {message}", file=sys.stderr)
     sys.exit(2)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env() -> dict:
@@ -123,11 +117,11 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix="explorer-shot-") as tmp:
         base = os.path.join(tmp, "models")
         name = _export(os.path.abspath(FLAGS.run_dir), base)
-        rest = _free_port()
+        rest = free_port()
         log_path = os.path.join(tmp, "server.log")
         with open(log_path, "w") as log:
             cmd = [sys.executable, "-m", "serving.server", "--model_base_path",
-                   os.path.join(base, name), "--model_name", name, "--port", str(_free_port()),
+                   os.path.join(base, name), "--model_name", name, "--port", str(free_port()),
                    "--rest_api_port", str(rest)]  # fmt: skip
             proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT)
             try:
@@ -135,11 +129,7 @@ def main(argv):
                 _wait_healthy(url, proc, log_path)
                 summary = _shoot(url, os.path.abspath(FLAGS.out))
             finally:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                stop_server(proc)
     summary["model"] = name
     print(json.dumps(summary))
 

@@ -18,214 +18,14 @@ Works unchanged against the real TF Serving.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import grpc
 import numpy as np
-from PIL import Image
 
 from biogans_tf import tiff, viz
-
-# Generated batches are large (64 cells of 48x80x2 float32 = 2 MB, 1024 = 31 MB): lift gRPC's 4 MB cap.
-_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
-
-
-class ServingClient:
-    """Typed calls to the exported signatures over gRPC.
-
-    Args:
-        target: `host:port` of the gRPC endpoint.
-        model_name: served model name.
-        version: pin a version (default: the served one).
-        timeout: seconds per call.
-    """
-
-    def __init__(self, target: str, model_name: str, version: int | None = None, timeout: float = 300.0):
-        from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
-
-        self.model_name = model_name
-        self.version = version
-        self.timeout = timeout
-        self.channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
-        self.predictions = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
-        self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
-
-    def close(self) -> None:
-        self.channel.close()
-
-    def _spec(self, spec, signature_name: str = "") -> None:
-        spec.name = self.model_name
-        if self.version is not None:
-            spec.version.value = self.version
-        if signature_name:
-            spec.signature_name = signature_name
-
-    def predict(self, signature_name: str, inputs: dict) -> dict:
-        """Call a signature. `inputs`: name -> numpy value of the exact dtype. Returns name -> numpy."""
-        import tensorflow as tf
-        from tensorflow_serving.apis import predict_pb2
-
-        request = predict_pb2.PredictRequest()
-        self._spec(request.model_spec, signature_name)
-        for name, value in inputs.items():
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
-        response = self.predictions.Predict(request, timeout=self.timeout)
-        return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
-
-    def sample(self, n: int, seed: int) -> dict:
-        """`images` `[n, ...]` and `z` `[n, nz]`; same seed, same images."""
-        return self.predict("sample", {"n": np.int32(n), "seed": np.int64(seed)})
-
-    def generate(self, z) -> np.ndarray:
-        """Images for latent codes `z` float32 `[B, nz]`."""
-        return self.predict("generate", {"z": np.asarray(z, np.float32)})["images"]
-
-    def reconstruct(self, images, iterations: int = 50, restarts: int = 5, seed: int = 0) -> dict:
-        """`z`, `reconstructions`, `l2`, `nll` for images float32 `[B, ...]` in [-1, 1]."""
-        return self.predict(
-            "reconstruct",
-            {
-                "images": np.asarray(images, np.float32),
-                "iterations": np.int32(iterations),
-                "restarts": np.int32(restarts),
-                "seed": np.int64(seed),
-            },
-        )
-
-    def reconstruct_masked(
-        self, images, channel_mask, iterations: int = 50, restarts: int = 5, seed: int = 0
-    ) -> dict:
-        """As `reconstruct`, fitting (and reporting `l2` over) only the channels where the float
-        `channel_mask` `[c]` is 1; the others' pixels are ignored."""
-        return self.predict(
-            "reconstruct_masked",
-            {
-                "images": np.asarray(images, np.float32),
-                "channel_mask": np.asarray(channel_mask, np.float32),
-                "iterations": np.int32(iterations),
-                "restarts": np.int32(restarts),
-                "seed": np.int64(seed),
-            },
-        )
-
-    def interpolate(self, z0, z1, steps: int) -> dict:
-        """`images` `[steps, ...]` and `z` `[steps, nz]` along the path from z0 to z1 (both `[nz]`)."""
-        return self.predict(
-            "interpolate",
-            {"z0": np.asarray(z0, np.float32), "z1": np.asarray(z1, np.float32), "steps": np.int32(steps)},
-        )
-
-    def metadata(self) -> dict:
-        """`proteins`, `channels` (lists of str) and `nz` (int) from the `metadata` signature."""
-        out = self.predict("metadata", {})
-        return {
-            "proteins": [p.decode() for p in out["proteins"].tolist()],
-            "channels": [c.decode() for c in out["channels"].tolist()],
-            "nz": int(out["nz"]),
-        }
-
-    def status(self) -> list[dict]:
-        """Served versions and their state (ModelService.GetModelStatus)."""
-        from tensorflow_serving.apis import get_model_status_pb2
-
-        request = get_model_status_pb2.GetModelStatusRequest()
-        self._spec(request.model_spec)
-        response = self.models.GetModelStatus(request, timeout=self.timeout)
-        names = get_model_status_pb2.ModelVersionStatus.State.Name
-        return [{"version": s.version, "state": names(s.state)} for s in response.model_version_status]
-
-    def signature_defs(self) -> dict:
-        """The SignatureDefs (PredictionService.GetModelMetadata), name -> SignatureDef proto."""
-        from tensorflow_serving.apis import get_model_metadata_pb2
-
-        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
-        self._spec(request.model_spec)
-        response = self.predictions.GetModelMetadata(request, timeout=self.timeout)
-        sig_map = get_model_metadata_pb2.SignatureDefMap()
-        response.metadata["signature_def"].Unpack(sig_map)
-        return dict(sig_map.signature_def)
-
-
-def _read_png(path: str, image_shape) -> np.ndarray:
-    if len(image_shape) != 3 or image_shape[-1] != 2:
-        raise ValueError(
-            f"{path}: PNG/TIFF cells hold red + one green, but this model's cells are "
-            f"{list(image_shape)}; pass .npy arrays of that shape instead"
-        )
-    try:
-        with Image.open(path) as img:
-            rgb = np.asarray(img.convert("RGB"))
-    except (OSError, ValueError, SyntaxError) as e:  # PIL: UnidentifiedImageError is an OSError
-        raise ValueError(
-            f"{path}: cannot read the image ({e}); expected an RGB PNG (R = red, G = green)"
-        ) from None
-    return rgb[None, :, :, :2]
-
-
-def _read_tiff(path: str, image_shape, channel_map, percentiles, resize_policy) -> np.ndarray:
-    """A TIFF cell exactly as the own-data reader (`biogans_tf.data.own`) would load it for training."""
-    from biogans_tf.data import own
-
-    if len(image_shape) != 3 or image_shape[-1] != 2:
-        _read_png(path, image_shape)  # raises the shape message
-    red, green = own.parse_channel_map(channel_map)
-    if resize_policy not in own.RESIZE_POLICIES:
-        raise ValueError(
-            f"--resize_policy={resize_policy!r}: expected one of {', '.join(own.RESIZE_POLICIES)}"
-        )
-    with open(path, "rb") as f:
-        raw = own.decode_image(f.read(), path, path)
-    cell = own.to_cell(raw, red, green, tuple(image_shape[:2]), percentiles, resize_policy, path)
-    return cell[None]
-
-
-def read_cells(
-    paths, image_shape, channel_map="red=0,green=1", percentiles=(0.5, 99.5), resize_policy="pad_or_crop"
-) -> np.ndarray:
-    """Read cells for `reconstruct`: RGB PNGs (R = red, G = green, like LIN), TIFFs or `.npy` arrays.
-
-    Args:
-        paths: PNG files (one cell each, LIN's 8-bit RGB, used as they are), TIFF files (one cell
-            each, 8/16-bit, multi-channel or multi-page: read like `--data own:` in training, i.e.
-            `channel_map` picks red and green, each stretched so its percentiles map to 0/255, then
-            `resize_policy` brings it to the model size) and/or `.npy` files (`[H, W, c]` or
-            `[N, H, W, c]`, float in [-1, 1] or uint8).
-        image_shape: the model's per-cell shape, e.g. `(48, 80, 2)`.
-        channel_map, percentiles, resize_policy: TIFF reading (`biogans_tf.data.own.load_own`).
-
-    Returns:
-        float32 `[N, *image_shape]` in [-1, 1].
-
-    Raises:
-        ValueError: naming the file that is missing, unreadable or of the wrong shape.
-    """
-    cells = []
-    for path in paths:
-        if not os.path.isfile(path):
-            raise ValueError(f"{path}: file not found")
-        low = path.lower()
-        if low.endswith(".npy"):
-            try:
-                arr = np.load(path, allow_pickle=False)
-            except (OSError, ValueError, EOFError) as e:
-                raise ValueError(f"{path}: cannot read the .npy array ({e})") from None
-            arr = arr[None] if arr.ndim == len(image_shape) else arr
-        elif low.endswith((".tif", ".tiff")):
-            arr = _read_tiff(path, image_shape, channel_map, percentiles, resize_policy)
-        else:
-            arr = _read_png(path, image_shape)
-        if tuple(arr.shape[1:]) != tuple(image_shape):
-            raise ValueError(
-                f"{path}: expected cells of shape {list(image_shape)}, got {list(arr.shape[1:])}"
-            )
-        if arr.dtype != np.uint8 and not np.issubdtype(arr.dtype, np.floating):
-            raise ValueError(f"{path}: array dtype {arr.dtype}; expected uint8 or float in [-1, 1]")
-        arr = arr.astype(np.float32) / 127.5 - 1.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
-        cells.append(arr)
-    if not cells:
-        raise ValueError("--images: give at least one file")
-    return np.concatenate(cells, axis=0)
+from serving.cell_files import read_cells
+from serving.grpc_client import ServingClient
 
 
 def _image_shape(client: ServingClient) -> tuple:
@@ -300,71 +100,84 @@ def _save_tiff(client, args, images, what: str, time_axis: bool = False, rec=Non
     tiff.write_tiff(args.out, stack, names, time_axis=time_axis, bits=args.bits, description=desc)
 
 
+def _sample(client: ServingClient, args) -> dict:
+    out = client.sample(args.n, args.seed)
+    if tiff.is_tiff(args.out):
+        _save_tiff(client, args, out["images"], f"samples, seed {args.seed}")
+    else:
+        proteins = client.metadata()["proteins"]  # column labels of star/multichannel grids
+        grid = viz.sample_figure(out["images"], proteins, args.palette, args.scale, args.cols)
+        viz.save_png(args.out, grid)
+    if args.npy:
+        np.save(args.npy, out["images"])
+    return {"out": args.out, "n": int(out["images"].shape[0]), "shape": list(out["images"].shape)}
+
+
+def _interpolate(client: ServingClient, args) -> dict:
+    z = client.sample(2, args.seed)["z"]
+    out = client.interpolate(z[0], z[1], args.steps)
+    if tiff.is_tiff(args.out):
+        desc = f"interpolation between sample(2, seed={args.seed}), {args.steps} steps (T)"
+        _save_tiff(client, args, out["images"], desc, time_axis=True)
+    elif args.out.lower().endswith(".gif"):
+        viz.save_gif(args.out, _frames(out["images"], args.palette), scale=args.scale)
+    else:
+        images = out["images"]
+        grid = (
+            viz.sample_grid(images, cols=len(images), palette=args.palette)
+            if images.ndim == 4 and images.shape[-1] == 2
+            else (viz.sample_grid(images, palette=args.palette))
+        )
+        viz.save_png(args.out, grid, scale=args.scale)
+    return {"out": args.out, "steps": int(out["images"].shape[0])}
+
+
+def _reconstruct(client: ServingClient, args) -> dict:
+    shape = _image_shape(client)
+    channel = _protein_channel(client, args.protein, shape) if args.protein else None
+    images = read_cells(
+        args.images, shape if channel is None else (*shape[:-1], 2), args.channel_map,
+        _percentiles(args.percentiles), args.resize_policy,
+    )  # fmt: skip
+    if channel is None:
+        out = client.reconstruct(images, args.iterations, args.restarts, args.seed)
+    else:  # a real cell shows the red and one protein: fit (and score) only those channels
+        images, mask = _observed_cells(images, shape, channel)
+        out = client.reconstruct_masked(images, mask, args.iterations, args.restarts, args.seed)
+    rec = out["reconstructions"]
+    if tiff.is_tiff(args.out):
+        _save_tiff(client, args, images, "cells (first channels) and reconstructions", rec=rec)
+    else:
+        # Originals and reconstructions interleaved: row 2i = cell i, row 2i+1 = its reconstruction.
+        pairs = np.stack([images, rec], axis=1).reshape((-1,) + images.shape[1:])
+        cols = 2 if images.ndim == 4 and images.shape[-1] == 2 else None
+        grid = viz.sample_grid(pairs, cols=cols or 8, palette=args.palette)
+        viz.save_png(args.out, grid, scale=args.scale)
+    if args.npy:
+        np.save(args.npy, out["z"])
+    return {
+        "out": args.out,
+        "l2": out["l2"].tolist(),
+        "l2_channels": "all" if channel is None else f"Bgs4+{args.protein}",
+        "nll": out["nll"].tolist(),
+        "files": args.images,
+    }
+
+
+def _metadata(client: ServingClient, args) -> dict:
+    return {"metadata": client.metadata(), "status": client.status()}
+
+
+_RUNNERS = dict(sample=_sample, interpolate=_interpolate, reconstruct=_reconstruct, metadata=_metadata)
+
+
 def run_command(args) -> dict:
     """Execute one parsed CLI command; returns the JSON summary."""
     client = ServingClient(args.target, args.model_name, args.version, args.timeout)
     try:
-        if args.command == "metadata":
-            return {"metadata": client.metadata(), "status": client.status()}
-        if args.command == "sample":
-            out = client.sample(args.n, args.seed)
-            if tiff.is_tiff(args.out):
-                _save_tiff(client, args, out["images"], f"samples, seed {args.seed}")
-            else:
-                proteins = client.metadata()["proteins"]  # column labels of star/multichannel grids
-                grid = viz.sample_figure(out["images"], proteins, args.palette, args.scale, args.cols)
-                viz.save_png(args.out, grid)
-            if args.npy:
-                np.save(args.npy, out["images"])
-            return {"out": args.out, "n": int(out["images"].shape[0]), "shape": list(out["images"].shape)}
-        if args.command == "interpolate":
-            z = client.sample(2, args.seed)["z"]
-            out = client.interpolate(z[0], z[1], args.steps)
-            if tiff.is_tiff(args.out):
-                desc = f"interpolation between sample(2, seed={args.seed}), {args.steps} steps (T)"
-                _save_tiff(client, args, out["images"], desc, time_axis=True)
-            elif args.out.lower().endswith(".gif"):
-                viz.save_gif(args.out, _frames(out["images"], args.palette), scale=args.scale)
-            else:
-                images = out["images"]
-                grid = (
-                    viz.sample_grid(images, cols=len(images), palette=args.palette)
-                    if images.ndim == 4 and images.shape[-1] == 2
-                    else (viz.sample_grid(images, palette=args.palette))
-                )
-                viz.save_png(args.out, grid, scale=args.scale)
-            return {"out": args.out, "steps": int(out["images"].shape[0])}
-        if args.command == "reconstruct":
-            shape = _image_shape(client)
-            channel = _protein_channel(client, args.protein, shape) if args.protein else None
-            images = read_cells(
-                args.images, shape if channel is None else (*shape[:-1], 2), args.channel_map,
-                _percentiles(args.percentiles), args.resize_policy,
-            )  # fmt: skip
-            if channel is None:
-                out = client.reconstruct(images, args.iterations, args.restarts, args.seed)
-            else:  # a real cell shows the red and one protein: fit (and score) only those channels
-                images, mask = _observed_cells(images, shape, channel)
-                out = client.reconstruct_masked(images, mask, args.iterations, args.restarts, args.seed)
-            rec = out["reconstructions"]
-            if tiff.is_tiff(args.out):
-                _save_tiff(client, args, images, "cells (first channels) and reconstructions", rec=rec)
-            else:
-                # Originals and reconstructions interleaved: row 2i = cell i, row 2i+1 = its reconstruction.
-                pairs = np.stack([images, rec], axis=1).reshape((-1,) + images.shape[1:])
-                cols = 2 if images.ndim == 4 and images.shape[-1] == 2 else None
-                grid = viz.sample_grid(pairs, cols=cols or 8, palette=args.palette)
-                viz.save_png(args.out, grid, scale=args.scale)
-            if args.npy:
-                np.save(args.npy, out["z"])
-            return {
-                "out": args.out,
-                "l2": out["l2"].tolist(),
-                "l2_channels": "all" if channel is None else f"Bgs4+{args.protein}",
-                "nll": out["nll"].tolist(),
-                "files": args.images,
-            }
-        raise ValueError(f"unknown command {args.command!r}")
+        if args.command not in _RUNNERS:
+            raise ValueError(f"unknown command {args.command!r}")
+        return _RUNNERS[args.command](client, args)
     finally:
         client.close()
 

@@ -1,4 +1,4 @@
-"""The one error type of the server, with its gRPC status code and HTTP status."""
+"""The error types of the server (`ServingError` with its gRPC status code and HTTP status)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,17 @@ class ServingError(Exception):
     @property
     def http_status(self) -> int:
         return _HTTP[self.code]
+
+
+class BodyRefusedError(ServingError):
+    """A request body refused before (or while) reading it (INVALID_ARGUMENT).
+
+    The REST server closes the connection after answering, since the body's unread rest would
+    otherwise be parsed as the next request.
+    """
+
+    def __init__(self, message: str):
+        super().__init__("INVALID_ARGUMENT", message)
 
 
 def invalid(message: str) -> ServingError:

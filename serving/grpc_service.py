@@ -86,11 +86,19 @@ class _Handler:
         return wrapped
 
 
-class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    """Predict and GetModelMetadata (Classify/Regress/MultiInference stay UNIMPLEMENTED)."""
+class _Servicer:
+    """What both services share: the predictor (models, limits, runner) and version lookup."""
 
     def __init__(self, predictor: Predictor):
         self.predictor = predictor
+
+    def _loaded(self, request):
+        """The loaded model version that `request.model_spec` names (the served one if unpinned)."""
+        return self.predictor.store.get(request.model_spec.name, _version(request.model_spec))
+
+
+class PredictionService(_Servicer, prediction_service_pb2_grpc.PredictionServiceServicer):
+    """Predict and GetModelMetadata (Classify/Regress/MultiInference stay UNIMPLEMENTED)."""
 
     @_Handler("Predict")
     def Predict(self, request, context):  # noqa: N802 - the gRPC method name
@@ -122,7 +130,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         fields = list(request.metadata_field)
         if fields != ["signature_def"]:
             raise invalid(f"metadata_field must be ['signature_def'], got {fields}")
-        loaded = self.predictor.store.get(request.model_spec.name, _version(request.model_spec))
+        loaded = self._loaded(request)
         sig_map = get_model_metadata_pb2.SignatureDefMap()
         for name, sig_def in loaded.signature_defs.items():
             sig_map.signature_def[name].CopyFrom(sig_def)
@@ -132,15 +140,12 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         return response
 
 
-class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+class ModelService(_Servicer, model_service_pb2_grpc.ModelServiceServicer):
     """GetModelStatus (HandleReloadConfigRequest stays UNIMPLEMENTED: versions come from polling)."""
-
-    def __init__(self, predictor: Predictor):
-        self.predictor = predictor
 
     @_Handler("GetModelStatus")
     def GetModelStatus(self, request, context):  # noqa: N802 - the gRPC method name
-        loaded = self.predictor.store.get(request.model_spec.name, _version(request.model_spec))
+        loaded = self._loaded(request)
         response = get_model_status_pb2.GetModelStatusResponse()
         status = response.model_version_status.add()
         status.version = loaded.version

@@ -34,7 +34,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from tensorflow_serving.apis import get_model_metadata_pb2
 
-from serving.errors import ServingError, clip, clip_names, invalid
+from serving.errors import BodyRefusedError, ServingError, clip, clip_names, invalid
 from serving.model_store import TensorInfo
 from serving.predictor import Limits, Predictor, check_declared, shape_str
 
@@ -179,14 +179,6 @@ _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 _PATH_HINT = "expected /v1/models/NAME[/versions/N][:predict|/metadata]"
 
 
-class _BodyRefusedError(ServingError):
-    """A body refused before (or while) reading it: the connection is closed after the answer,
-    since its unread rest would otherwise be parsed as the next request."""
-
-    def __init__(self, message: str):
-        super().__init__("INVALID_ARGUMENT", message)
-
-
 def _json_response(status: int, obj, headers: dict | None = None) -> Response:
     data = json.dumps(obj, allow_nan=True).encode()
     return Response(data, status_code=status, headers=headers, media_type="application/json")
@@ -197,14 +189,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
     if length is None and not chunked:
-        raise _BodyRefusedError("a Content-Length header is required")
+        raise BodyRefusedError("a Content-Length header is required")
     if length is not None and int(length) > limit:  # h11 has already checked that it is a number
-        raise _BodyRefusedError(f"request body is {int(length)} bytes, above --max_request_bytes={limit}")
+        raise BodyRefusedError(f"request body is {int(length)} bytes, above --max_request_bytes={limit}")
     chunks, total = [], 0
     async for chunk in request.stream():
         total += len(chunk)
         if total > limit:
-            raise _BodyRefusedError(f"request body is above --max_request_bytes={limit} bytes")
+            raise BodyRefusedError(f"request body is above --max_request_bytes={limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -318,7 +310,7 @@ def make_rest_app(predictor: Predictor, extra_routes: list = ()) -> Starlette:
             raw = await _read_body(request, predictor.limits.max_request_bytes)
             return _json_response(200, await run_in_threadpool(_predict, predictor, name, version, raw))
         except ServingError as e:
-            headers = {"Connection": "close"} if isinstance(e, _BodyRefusedError) else None
+            headers = {"Connection": "close"} if isinstance(e, BodyRefusedError) else None
             return _json_response(e.http_status, {"error": e.message}, headers)
         except Exception as e:  # a bug must not kill the server, nor answer in HTML
             log.exception("rest %s %s failed", method, clip(path, 200))

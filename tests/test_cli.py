@@ -1,5 +1,6 @@
 """One command-line style (biogans_tf/cli.py): absl flags, comma lists, one-line errors, aliases."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from absl import flags
 
 from biogans_tf import cli
-from biogans_tf.data import calibration, inspect, neighbours, simulator
+from biogans_tf.data import calibration, inspection, neighbours, simulator
 from serving import client
 
 
@@ -93,9 +94,9 @@ def test_inspect_and_neighbours_mains(tmp_path, capsys):
         == 0
     )
     capsys.readouterr()
-    assert inspect.main([str(data), "--json"]) == 0
+    assert inspection.main([str(data), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["format"]
-    assert inspect.main([]) == 2 and "one DATA argument" in capsys.readouterr().err
+    assert inspection.main([]) == 2 and "one DATA argument" in capsys.readouterr().err
     out = tmp_path / "nn.npz"
     args = [f"--data={data}", f"--out={out}", "--k=1", "--proteins=Arp3,Alp14"]
     assert neighbours.main(args) == 0
@@ -120,3 +121,34 @@ def test_training_run_dir_and_its_logdir_alias(tmp_path):
             flags.FLAGS.unparse_flags()
     finally:
         flags.FLAGS.unparse_flags()
+
+
+@dataclasses.dataclass
+class _Options:
+    """A configuration dataclass as the commands write theirs (`cli.option` fields)."""
+
+    count: int = cli.option(3, "how many")
+    rate: float | None = cli.option(None, "a rate (default: per loss)")
+    fast: bool = cli.option(False, "go fast")
+    kind: str = cli.option("a", "which kind", choices=("a", "b"))
+    size: tuple[int, int] = cli.option(
+        (4, 8), "HxW", parse=lambda t: tuple(int(v) for v in t.split("x")), text="4x8"
+    )
+    steps: int = cli.option(7, "critic steps", flag="c2st_steps")
+    hook: int = -1  # no `option`: no flag
+
+
+def test_dataclass_fields_generate_typed_flags_with_help_and_aliases():
+    fv = flags.FlagValues()
+    cli.define_flags(_Options, "tests.test_cli_options", fv)
+    assert set(fv) == {"count", "rate", "fast", "kind", "size", "c2st_steps", "steps"}
+    text = cli.help_text("usage", "tests.test_cli_options", fv)
+    assert "--count: how many" in text and "--kind: <a|b>: which kind" in text and "--[no]fast" in text
+    assert "--steps: Alias for --c2st_steps." in text and "hook" not in text
+    fv(["prog", "--count=5", "--size=2x3", "--steps=9", "--nofast"])
+    assert cli.explicit_values(_Options, fv) == {"count": 5, "fast": False, "size": (2, 3), "steps": 9}
+    assert cli.explicit_values(_Options, fv, skip={"count"}) == {"fast": False, "size": (2, 3), "steps": 9}
+    assert cli.from_flags(_Options, fv) == _Options(count=5, size=(2, 3), steps=9)
+    assert fv["rate"].value is None and isinstance(fv["count"].value, int)
+    with pytest.raises(flags.IllegalFlagValueError, match=r"<a\|b>"):
+        fv["kind"].parse("c")

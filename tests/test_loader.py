@@ -19,15 +19,15 @@ PROTEINS = ["Sid2", "Tea1"]  # not the simulator's first two: shows the names co
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """A tiny star generator saved with metadata (G.keras) and without (plain run dir)."""
+    from biogans_tf.io_utils import write_keras
     from biogans_tf.models import build_generator
-    from biogans_tf.trainer.checkpoint import save_keras_model
 
     d = tmp_path_factory.mktemp("gen")
     g = build_generator("star", image_size=(16, 16), n_proteins=2, nz=8, ngf=4, seed=0)
     meta = generator_metadata("star", PROTEINS, 8, (16, 16), gan="wgan-gp", ema=False)
-    save_keras_model(g, str(d / "G.keras"), meta)
+    write_keras(g, str(d / "G.keras"), meta)
     run = d / "run"
-    save_keras_model(g, str(run / "generator.keras"))  # an older file: no metadata entry
+    write_keras(g, str(run / "generator.keras"))  # an older file: no metadata entry
     (run / "config.json").write_text(json.dumps({"arch": "star", "proteins": ["Alp14", "Mkh1"], "nz": 8}))
     return d, g
 

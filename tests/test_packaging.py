@@ -105,13 +105,15 @@ def test_python_dash_m_help_works(module, tmp_path):
     assert p.returncode == 0 and "flags:" in p.stdout and p.stderr == "", p.stderr[-1000:]
 
 
-def test_test_hooks_are_hidden_from_help_but_not_from_helpfull(tmp_path):
+def test_test_hooks_are_not_flags_of_the_program(tmp_path):
+    # Issue 13 moved the test hooks out of the program (tests inject NaN through the data and
+    # slow a run down with tests/training/slow_run.py), so neither help lists them any more.
     def run(arg):
         return subprocess.run([sys.executable, "-m", "training.run", arg], cwd=tmp_path, env=_env(),
                               capture_output=True, text=True, timeout=120).stdout  # fmt: skip
 
     assert "debug_nan_at" not in run("--help")
-    assert "debug_nan_at" in run("--helpfull")
+    assert "debug_nan_at" not in run("--helpfull") and "--resume" in run("--helpfull")
 
 
 def _copy_tree(dst):

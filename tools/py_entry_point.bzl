@@ -3,7 +3,7 @@
 Used by the generated BUILD files for every module with an `if __name__ == "__main__":` block,
 e.g. `bazel run //training:run -- --help`. Running the module file directly as `main` would go
 wrong in two ways that this avoids:
-  * Python puts the main file's folder first on sys.path, so `biogans_tf/data/inspect.py` would
+  * Python puts the main file's folder first on sys.path, so a module named like `inspect` would
     shadow the standard library's `inspect` for every import in the process;
   * `bazel run` starts programs inside the runfiles tree, so relative paths on the command line
     (`--out=runs/demo`, `--model_dir=...`) would land in or be looked up in bazel-bin.

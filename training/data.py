@@ -7,7 +7,7 @@
 
 Commands (each is also `python -m biogans_tf.data.<module>`, with the same flags):
   simulate    write a simulated LIN-like dataset           (biogans_tf.data.simulator)
-  inspect     summarise / verify a dataset                 (biogans_tf.data.inspect)
+  inspect     summarise / verify a dataset                 (biogans_tf.data.inspection)
   neighbours  mine red-channel nearest neighbours          (biogans_tf.data.neighbours)
   calibrate   compare simulated with the real LIN cells    (biogans_tf.data.calibration)
 
@@ -21,7 +21,7 @@ import sys
 
 COMMANDS = {
     "simulate": "biogans_tf.data.simulator",
-    "inspect": "biogans_tf.data.inspect",
+    "inspect": "biogans_tf.data.inspection",
     "neighbours": "biogans_tf.data.neighbours",
     "calibrate": "biogans_tf.data.calibration",
 }

@@ -23,6 +23,9 @@ import time
 import numpy as np
 from absl import app, flags, logging
 
+from biogans_tf.cli import define_flags, from_flags, option
+from biogans_tf.cli import run as run_program
+
 TASKS = ("c2st_real", "c2st_fake", "reconstruct", "interpolate", "joint")
 # Mirrors of the library's allowed values (kept here so the flag check needs no TF import).
 C2ST_CRITICS = ("wgan-gp", "wgan", "gan")
@@ -32,50 +35,79 @@ ENDPOINTS = ("reconstruct", "random", "file")
 PALETTES = ("red-green", "magenta-green", "gray")  # = biogans_tf.viz.PALETTES
 
 
+# Flag help texts of EvalOptions fields longer than one line.
+_N_FAKE_HELP = (
+    "c2st_fake: 0 = fresh generator samples at every critic step (the paper's); N > 0 = "
+    "a fixed set of N generated images per protein split 50/50 (the old protocol)"
+)
+_LBFGS_HELP = (
+    "reconstruction L-BFGS budget: fast (--iterations, line search) or reference "
+    "(50 outer steps x up to 20 inner iterations, the reference's loss normalisation)"
+)
+_SEPARABLE_RED_HELP = (
+    "separable reconstruction: per-restart (red then green within each restart, "
+    "as the reference) or shared-best (one best red shared by all restarts)"
+)
+
+
 @dataclasses.dataclass
 class EvalOptions:
-    """Every option of `training.evaluate` (flag names are the field names)."""
+    """Every option of `training.evaluate`: each field is the flag of the same name
+    (`biogans_tf.cli.define_flags`), except `steps`, whose flag is `--c2st_steps` (`--steps` is
+    generator iterations in training; it stays an alias here)."""
 
-    task: str = "c2st_fake"
-    run_dir: str = ""
-    generator: str = ""
-    data: str = ""  # default: the run's data, else "sim"
-    proteins: str = ""  # default: the run's proteins, else the paper's six
-    image_size: str = ""  # default: the run's, else 48x80
+    task: str = option("c2st_fake", f"one of {', '.join(TASKS)}", choices=TASKS)
+    run_dir: str = option("", "run directory with generator.keras and config.json")
+    generator: str = option("", "a generator .keras file (overrides the run directory's)")
+    data: str = option(
+        "", "sim, sim:<n>, a LIN folder/zip, tfds:<name>, tiff:<folder> (default: the run's, else sim)"
+    )
+    proteins: str = option("", "comma-separated proteins (default: the run's; c2st_real: the paper's six)")
+    image_size: str = option("", "HEIGHTxWIDTH for c2st_real (default 48x80; runs use their own)")
     # Own data (`--data own:DIR`): "" = the run's setting, else the own-data reader's default.
-    channel_map: str = ""
-    percentiles: str = ""
-    resize_policy: str = ""
-    out: str = ""
-    seed: int = 0
-    data_seed: int = -1  # -1: the run's seed, else 0
-    quick: bool = False
-    progress: bool = True
-    palette: str = "red-green"
+    channel_map: str = option(
+        "", "own data: red/green channel indices, e.g. red=0,green=1 (default: the run's)"
+    )
+    percentiles: str = option(
+        "", "own data: LOW,HIGH stretched to 0..255, or none (default: the run's, else 0.5,99.5)"
+    )
+    resize_policy: str = option("", "own data: pad_or_crop, fit, stretch or exact (default: the run's)")
+    out: str = option("", "output folder (default runs/eval/<task>)")
+    seed: int = option(0, "seed of splits, critics, latent draws and restarts")
+    data_seed: int = option(-1, "simulator seed of the data (-1: the run's seed, else 0)")
+    quick: bool = option(False, "shrink all settings for a smoke run")
+    progress: bool = option(True, "show progress bars (stderr)")
+    palette: str = option(
+        "red-green", f"colours of cell figures: {', '.join(PALETTES)} (magenta-green: colour-blind safe)"
+    )
     # C2ST
-    n_splits: int = 10
-    steps: int = 5000
-    batch_size: int = 64
-    ndf: int = 64
-    lr: float = 1e-4
-    max_critics: int = 0
-    n_fake: int = 0
-    c2st_critic: str = "wgan-gp"
+    n_splits: int = option(10, "C2ST random 50/50 splits (one critic each)")
+    steps: int = option(5000, "C2ST critic training steps", flag="c2st_steps")
+    batch_size: int = option(64, "C2ST images per source per step")
+    ndf: int = option(64, "C2ST critic width")
+    lr: float = option(1e-4, "C2ST critic Adam learning rate (paper: 1e-4; raise it for short runs)")
+    max_critics: int = option(0, "C2ST critics per stacked bank (0: all at once)")
+    n_fake: int = option(0, _N_FAKE_HELP)
+    c2st_critic: str = option(
+        "wgan-gp", "C2ST critic: wgan-gp (paper; score includes the penalty), wgan (clipping), gan"
+    )
     # reconstruction
-    iterations: int = 50
-    lbfgs_budget: str = "fast"
-    separable_red: str = "per-restart"
-    restarts: int = 5
-    max_per_protein: int = 100
-    modes: str = "regular,separable"
+    iterations: int = option(50, "reconstruction L-BFGS iterations (per phase)")
+    lbfgs_budget: str = option("fast", _LBFGS_HELP)
+    separable_red: str = option("per-restart", _SEPARABLE_RED_HELP)
+    restarts: int = option(5, "reconstruction random restarts")
+    max_per_protein: int = option(100, "reconstruction: test cells per protein (0: all)")
+    modes: str = option("regular,separable", "reconstruction modes: regular, separable")
     # interpolation
-    endpoints: str = "reconstruct"
-    z_file: str = ""
-    protein: str = ""
-    interp_steps: int = 16
-    kinds: str = "linear,spherical"
+    endpoints: str = option("reconstruct", f"interpolation endpoints: {', '.join(ENDPOINTS)}")
+    z_file: str = option("", "interpolation: .npz with z0 and z1 (--endpoints=file)")
+    protein: str = option(
+        "", "interpolation: protein whose cells are reconstructed (default: the run's first)"
+    )
+    interp_steps: int = option(16, "interpolation: points per path")
+    kinds: str = option("linear,spherical", "interpolation kinds: linear, spherical")
     # joint
-    n_joint: int = 500
+    n_joint: int = option(500, "joint: true and generated multichannel cells")
 
 
 def apply_quick(o: EvalOptions) -> EvalOptions:
@@ -97,12 +129,6 @@ def apply_quick(o: EvalOptions) -> EvalOptions:
 
 def _split_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
-
-
-def _image_size(text: str):
-    from biogans_tf.data.simulator import parse_image_size
-
-    return parse_image_size(text)
 
 
 def _settings(o: EvalOptions):
@@ -161,11 +187,12 @@ def _write_text(out: str, name: str, text: str) -> str:
 
 
 def task_c2st_real(o: EvalOptions) -> dict:
-    from biogans_tf.data.sources import PAPER_PROTEINS
+    from biogans_tf.conventions import DEFAULT_IMAGE_SIZE, PAPER_PROTEINS
+    from biogans_tf.data.simulator import parse_image_size
     from biogans_tf.eval import c2st_tables
 
     proteins = _split_list(o.proteins) or list(PAPER_PROTEINS)
-    size = _image_size(o.image_size) if o.image_size else (48, 80)
+    size = parse_image_size(o.image_size) if o.image_size else DEFAULT_IMAGE_SIZE
     train, test = _load(o, "train", proteins, size), _load(o, "test", proteins, size)
     res = c2st_tables.real_vs_real(
         train, test, proteins, _settings(o), max_critics=o.max_critics or None, progress=o.progress
@@ -205,35 +232,9 @@ def task_reconstruct(o: EvalOptions) -> dict:
     )  # fmt: skip
 
 
-def _endpoint_cells(o: EvalOptions, run, protein: str):
-    """Two real cells of `protein` (young monopolar, septating) and how they were chosen."""
-    from biogans_tf.eval import cell_stats
-    from biogans_tf.eval.interpolation import pick_endpoints
-
-    data, seed = _data_of(o, run)
-    if data.startswith("sim"):
-        from biogans_tf.data import simulator
-
-        n = 200 if data == "sim" else max(int(data.partition(":")[2]), 8)
-        cells, meta = simulator.simulate(protein, n, seed, "test", run.image_size)
-        i0, i1 = pick_endpoints(meta)
-        how = {"by": "simulator metadata", "young": meta[i0], "dividing": meta[i1]}
-        return cells[[i0, i1]], how
-    test = _load(o, "test", [protein], run.image_size, run)
-    cells = test.images
-    masks = cell_stats.cell_masks(cells[..., 0])
-    lengths, sept = cell_stats.cell_lengths(masks), cell_stats.has_septum(cells[..., 0], masks)
-    if sept.all() or not sept.any():
-        raise ValueError(f"interpolate: need test cells with and without a septum for {protein}")
-    i0 = int(np.where(~sept)[0][np.argmin(lengths[~sept])])
-    i1 = int(np.where(sept)[0][np.argmax(lengths[sept])])
-    how = {"by": "measured red mask / septum", "young": test.files[i0], "dividing": test.files[i1]}
-    return cells[[i0, i1]], how
-
-
 def task_interpolate(o: EvalOptions) -> dict:
     from biogans_tf.data.errors import DataError
-    from biogans_tf.eval import interpolation
+    from biogans_tf.eval import endpoints, interpolation
 
     run = _load_run(o)
     info = {"endpoints": o.endpoints}
@@ -241,85 +242,40 @@ def task_interpolate(o: EvalOptions) -> dict:
         z = run.latents(2, o.seed, 30)
         z0, z1 = z[0], z[1]
     elif o.endpoints == "file":
-        try:
-            with np.load(o.z_file) as f:
-                z0, z1 = f["z0"].astype(np.float32), f["z1"].astype(np.float32)
-        except (OSError, KeyError, ValueError) as e:
-            raise DataError(o.z_file or "--z_file", f"expected an .npz with arrays z0 and z1 ({e})") from None
-        if z0.shape != (run.nz,) or z1.shape != (run.nz,):
-            raise DataError(o.z_file, f"z0 and z1 must have shape ({run.nz},), got {z0.shape} and {z1.shape}")
+        z0, z1 = endpoints.codes_from_file(o.z_file, run.nz)
     else:
         protein = o.protein or run.proteins[0]
         if protein not in run.proteins:
             raise DataError("--protein", f"{protein!r} is not one of the run's proteins {run.proteins}")
-        cells, how = _endpoint_cells(o, run, protein)
+        data, seed = _data_of(o, run)
+        cells, how = endpoints.endpoint_cells(
+            data, protein, seed, run.image_size, lambda: _load(o, "test", [protein], run.image_size, run)
+        )
         pi = 0 if run.family == "joint" else run.proteins.index(protein)
         z0, z1, l2 = interpolation.reconstructed_endpoints(
             run, cells, pi, iterations=o.iterations, restarts=o.restarts, seed=o.seed
         )
         info.update(protein=protein, chosen=how, reconstruction_l2=[float(v) for v in l2])
         info["real_endpoints"] = interpolation.biology(cells)
-        from biogans_tf.viz import composite, labelled_grid, save_png
-
-        tiles = composite(cells, 1, o.palette)[None]
-        names = [f"young ({protein})", f"dividing ({protein})"]
-        save_png(os.path.join(o.out, "interp_endpoints_real.png"), labelled_grid(tiles, names, scale=3))
+        figure = os.path.join(o.out, "interp_endpoints_real.png")
+        endpoints.write_endpoint_figure(figure, cells, protein, o.palette)
     kinds = _split_list(o.kinds)
     res = interpolation.interpolation_study(
         run, z0, z1, steps=o.interp_steps, kinds=kinds, out_dir=o.out, palette=o.palette
     )
-    _interpolation_tiffs(o, run, z0, z1, kinds, res)
+    interpolation.write_path_tiffs(run, z0, z1, o.interp_steps, kinds, o.out, res)
     return {"arch": run.arch, "proteins": list(run.proteins), "steps": o.interp_steps, **info, "paths": res}
 
 
-def _interpolation_tiffs(o: EvalOptions, run, z0, z1, kinds, res) -> None:
-    """`interp_<kind>.ome.tif` beside each GIF: T = step, one named channel per protein (Fiji, napari)."""
-    from biogans_tf import tiff
-    from biogans_tf.eval import interpolation
-
-    for kind in kinds:
-        # Re-drawing the path costs interp_steps generator calls: cheap next to the reconstruction.
-        images = interpolation.render_path(run, interpolation.path_codes(z0, z1, o.interp_steps, kind))
-        name = f"interp_{kind}.ome.tif"
-        desc = f"biogans-tf {run.arch} {kind} interpolation, {o.interp_steps} steps (T axis)"
-        tiff.write_cells(os.path.join(o.out, name), images, run.proteins, time_axis=True, description=desc)
-        res[kind].setdefault("files", {})["tiff"] = name
-
-
-def _joint_truth(o: EvalOptions, run):
-    """Two disjoint true multichannel samples (truth, reference) in the run's protein order."""
-    from biogans_tf.data import simulator
-    from biogans_tf.data.errors import DataError
-
-    data, seed = _data_of(o, run)
-    if data.startswith("sim"):
-        truth, _ = simulator.simulate_joint(run.proteins, o.n_joint, seed, "joint", run.image_size)
-        ref, _ = simulator.simulate_joint(
-            run.proteins, o.n_joint, seed, "joint", run.image_size, start=o.n_joint
-        )
-        return truth, ref, f"simulator joint split (seed={seed})"
-    path = os.path.join(data, "joint", "cells.npz")
-    if not os.path.isfile(path):
-        raise DataError(path, "joint evaluation needs --data sim or a dataset folder with joint/cells.npz")
-    with np.load(path) as f:
-        images, names = f["images"], [str(p) for p in f["proteins"]]
-    missing = [p for p in run.proteins if p not in names]
-    if missing:
-        raise DataError(path, f"proteins {missing} of the run are not in the joint file ({names})")
-    order = [0] + [1 + names.index(p) for p in run.proteins]
-    images = images[..., order]
-    half = len(images) // 2
-    return images[:half], images[half:], path
-
-
 def task_joint(o: EvalOptions) -> dict:
-    from biogans_tf.eval.c2st import GeneratorFakes
-    from biogans_tf.eval.joint import joint_evaluation
+    from biogans_tf.eval.fakes import GeneratorFakes
+    from biogans_tf.eval.joint import joint_evaluation, joint_truth
 
     run = _load_run(o)
     if not run.has_joint_output:
         raise ValueError(f"--task=joint needs a star or multichannel generator, got arch {run.arch!r}")
-    truth, ref, source = _joint_truth(o, run)
+    data, seed = _data_of(o, run)
+    truth, ref, source = joint_truth(data, run.proteins, o.n_joint, seed, run.image_size)
     generated = run.generate(run.joint_fn(), run.latents(len(truth), o.seed, 20))
     fresh = GeneratorFakes(run.joint_fn(), run.nz)  # C2ST on fresh samples; statistics on `generated`
     res = joint_evaluation(
@@ -383,77 +339,13 @@ def _json_default(v):
     raise TypeError(f"not JSON serialisable: {type(v)}")
 
 
-def _define_flags() -> None:
-    d = EvalOptions()
-    helps = {
-        "task": f"one of {', '.join(TASKS)}",
-        "run_dir": "run directory with generator.keras and config.json",
-        "generator": "a generator .keras file (overrides the run directory's)",
-        "data": "sim, sim:<n>, a LIN folder/zip, tfds:<name>, tiff:<folder> (default: the run's, else sim)",
-        "proteins": "comma-separated proteins (default: the run's; c2st_real: the paper's six)",
-        "image_size": "HEIGHTxWIDTH for c2st_real (default 48x80; runs use their own)",
-        "out": "output folder (default runs/eval/<task>)",
-        "channel_map": "own data: red/green channel indices, e.g. red=0,green=1 (default: the run's)",
-        "percentiles": "own data: LOW,HIGH stretched to 0..255, or none (default: the run's, else 0.5,99.5)",
-        "resize_policy": "own data: pad_or_crop, fit, stretch or exact (default: the run's)",
-        "seed": "seed of splits, critics, latent draws and restarts",
-        "data_seed": "simulator seed of the data (-1: the run's seed, else 0)",
-        "quick": "shrink all settings for a smoke run",
-        "progress": "show progress bars (stderr)",
-        "palette": f"colours of cell figures: {', '.join(PALETTES)} (magenta-green: colour-blind safe)",
-        "n_splits": "C2ST random 50/50 splits (one critic each)",
-        "steps": "C2ST critic training steps",
-        "batch_size": "C2ST images per source per step",
-        "ndf": "C2ST critic width",
-        "lr": "C2ST critic Adam learning rate (paper: 1e-4; raise it for short runs)",
-        "max_critics": "C2ST critics per stacked bank (0: all at once)",
-        "n_fake": "c2st_fake: 0 = fresh generator samples at every critic step (the paper's); N > 0 = "
-        "a fixed set of N generated images per protein split 50/50 (the old protocol)",
-        "c2st_critic": "C2ST critic: wgan-gp (paper; score includes the penalty), wgan (clipping), gan",
-        "lbfgs_budget": "reconstruction L-BFGS budget: fast (--iterations, line search) or reference "
-        "(50 outer steps x up to 20 inner iterations, the reference's loss normalisation)",
-        "separable_red": "separable reconstruction: per-restart (red then green within each restart, "
-        "as the reference) or shared-best (one best red shared by all restarts)",
-        "iterations": "reconstruction L-BFGS iterations (per phase)",
-        "restarts": "reconstruction random restarts",
-        "max_per_protein": "reconstruction: test cells per protein (0: all)",
-        "modes": "reconstruction modes: regular, separable",
-        "endpoints": f"interpolation endpoints: {', '.join(ENDPOINTS)}",
-        "z_file": "interpolation: .npz with z0 and z1 (--endpoints=file)",
-        "protein": "interpolation: protein whose cells are reconstructed (default: the run's first)",
-        "interp_steps": "interpolation: points per path",
-        "kinds": "interpolation kinds: linear, spherical",
-        "n_joint": "joint: true and generated multichannel cells",
-    }
-    for field in dataclasses.fields(EvalOptions):
-        default = getattr(d, field.name)
-        name = FLAG_NAMES.get(field.name, field.name)
-        if field.name == "task":
-            flags.DEFINE_enum("task", default, list(TASKS), helps["task"])
-        elif isinstance(default, bool):
-            flags.DEFINE_bool(name, default, helps[field.name])
-        elif isinstance(default, float):
-            flags.DEFINE_float(name, default, helps[field.name])
-        elif isinstance(default, int):
-            flags.DEFINE_integer(name, default, helps[field.name])
-        else:
-            flags.DEFINE_string(name, default, helps[field.name])
-    for field, name in FLAG_NAMES.items():
-        flags.DEFINE_alias(field, name)  # the older flag name keeps working
-
-
-# Option field -> flag name where they differ: one name per concept across commands (`--steps`
-# is generator iterations in training, so the C2ST critic's training steps are `--c2st_steps`).
-FLAG_NAMES = {"steps": "c2st_steps"}
 FLAGS = flags.FLAGS
 
 
 def main(argv) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    options = EvalOptions(
-        **{f.name: FLAGS[FLAG_NAMES.get(f.name, f.name)].value for f in dataclasses.fields(EvalOptions)}
-    )
+    options = from_flags(EvalOptions, FLAGS)
     try:
         res = evaluate(options)
     except ValueError as e:  # DataError is a ValueError: a clear message, no traceback
@@ -467,11 +359,9 @@ def main(argv) -> int:
 
 def cli():
     """Console script `biogans-evaluate` (and `python -m training.evaluate`)."""
-    from biogans_tf.cli import run as run_program
-
     # Flags are defined here, not at import: `training.run` defines `--data`, `--run_dir`, `--seed`
     # ... too, and a process that imports both (the test suite) would get a DuplicateFlagError.
-    _define_flags()
+    define_flags(EvalOptions, __name__)
     run_program(main, __doc__, __name__)
 
 

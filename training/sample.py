@@ -94,10 +94,8 @@ def sample_to_file(
     from biogans_tf import tiff, viz
     from biogans_tf.eval.runs import load_run
 
-    if ema and run_dir and not generator:
-        generator = os.path.join(run_dir, "generator_ema.keras")
     names = [p.strip() for p in proteins.split(",") if p.strip()] or None
-    run = load_run(run_dir or None, generator or None, names)
+    run = load_run(run_dir or None, generator or None, names, ema=ema)  # ema: generator_ema.keras of run_dir
     images, _ = draw(run, n, seed, batch)
     summary = {"out": out, "n": n, "seed": seed, "arch": run.arch, "proteins": list(run.proteins)}
     summary["shape"] = list(images.shape)

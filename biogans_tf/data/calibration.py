@@ -118,9 +118,9 @@ def calibrate(real: np.ndarray, n: int, seed: int) -> dict:
     """Simulate n cells per protein; compare per-statistic medians with the real ranges."""
     from biogans_tf.data import simulator
 
-    ranges = real_ranges(real, simulator.PROTEINS)
+    ranges = real_ranges(real, simulator.SIM_PROTEINS)
     results = {}
-    for p in simulator.PROTEINS:
+    for p in simulator.SIM_PROTEINS:
         images, _ = simulator.simulate(p, n, seed, split="calibration")
         table = stats_table(images)
         results[p] = {}
@@ -174,9 +174,9 @@ def write_figure(path: str, real: np.ndarray, seed: int, n_sim: int = 4, palette
     n_real = 2
     cols = n_real + n_sim
     wide = 2 if palette == "gray" else 1  # gray tiles hold two panels side by side
-    fig = Figure(figsize=(cols * 1.6 * wide, len(simulator.PROTEINS) * 1.05))
-    axes = fig.subplots(len(simulator.PROTEINS), cols, squeeze=False)
-    for r, p in enumerate(simulator.PROTEINS):
+    fig = Figure(figsize=(cols * 1.6 * wide, len(simulator.SIM_PROTEINS) * 1.05))
+    axes = fig.subplots(len(simulator.SIM_PROTEINS), cols, squeeze=False)
+    for r, p in enumerate(simulator.SIM_PROTEINS):
         sims, _ = simulator.simulate(p, n_sim, seed, split="figure")
         own = [real[i] for i, q in enumerate(REAL_ORDER[: real.shape[0]]) if q == p]
         for c in range(cols):
@@ -220,14 +220,10 @@ def _define_flags(fv) -> None:
 
 def main(argv=None) -> int:
     """Compare simulated with real cells; 0 in range, 1 out of range, 2 bad flags or file."""
-    from biogans_tf.cli import UsageError, parse
+    from biogans_tf.cli import parse_or_report
 
-    try:
-        args, rest = parse(_define_flags, argv, __doc__, __name__, "biogans-data calibrate")
-        if rest:
-            raise UsageError(f"unexpected arguments {rest}")
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
+    args = parse_or_report(_define_flags, argv, __doc__, __name__, "biogans-data calibrate")
+    if args is None:
         return 2
     from biogans_tf.viz import PALETTES  # numpy + PIL only: --help stays free of TensorFlow
 

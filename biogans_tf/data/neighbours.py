@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import numbers
 import os
 import sys
 import time
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from biogans_tf.conventions import is_int, parse_image_size
 from biogans_tf.data.cellset import CellSet
 from biogans_tf.data.errors import DataError
 from biogans_tf.io_utils import atomic_path
@@ -123,11 +123,6 @@ class Neighbours:
         )
 
 
-def _is_int(value) -> bool:
-    """A Python or numpy integer, not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def fingerprint(cells: CellSet, k: int) -> str:
     """sha256 over the images, labels, files, proteins, k and the algorithm version."""
     h = hashlib.sha256()
@@ -182,7 +177,7 @@ def _smallest(neg_dist: tf.Tensor, k: int):
 
 
 def _check_k(cells: CellSet, k) -> None:
-    if not _is_int(k) or k < 1:
+    if not is_int(k) or k < 1:
         raise DataError("k", f"expected a positive int, got {k!r}")
     for protein, count in cells.counts().items():
         if count < k:
@@ -204,7 +199,7 @@ def compute_neighbours(cells: CellSet, k: int = 5, chunk: int = 1024) -> tuple[n
     import tensorflow as tf
 
     _check_k(cells, k)
-    if not _is_int(chunk) or chunk < 1:
+    if not is_int(chunk) or chunk < 1:
         raise DataError("chunk", f"expected a positive int, got {chunk!r}")
     n, C = len(cells), len(cells.proteins)
     red = cells.images[..., 0].reshape(n, -1)
@@ -293,15 +288,6 @@ def mine_neighbours(
     return result
 
 
-def _parse_size(text: str) -> tuple[int, int]:
-    parts = text.lower().replace(",", "x").split("x")
-    try:
-        h, w = (int(v) for v in parts)
-    except ValueError:
-        raise DataError("--image_size", f"expected HEIGHTxWIDTH such as 48x80, got {text!r}") from None
-    return h, w
-
-
 def _define_flags(fv) -> None:
     from absl import flags
 
@@ -333,7 +319,7 @@ def main(argv=None) -> int:
         args, rest = parse(_define_flags, argv, __doc__, __name__, "biogans-data neighbours")
         if rest:
             raise UsageError(f"unexpected arguments {rest}")
-        size = _parse_size(args.image_size)
+        size = parse_image_size(args.image_size, error=DataError)
         return _mine_from_flags(args, size, split_list)
     except (UsageError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)

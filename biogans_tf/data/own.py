@@ -38,13 +38,9 @@ from PIL import Image
 
 from biogans_tf.data.cellset import CellSet
 from biogans_tf.data.errors import DataError
-from biogans_tf.data.lin import (
-    SPLITS,
-    Store,
-    png_header,
-    run_chunked,
-    select_proteins,
-)
+from biogans_tf.data.lin import SPLITS, label_files, select_proteins
+from biogans_tf.data.lin_png import png_header, run_chunked
+from biogans_tf.data.store import Store
 
 IMAGE_EXTENSIONS = (".png", ".tif", ".tiff")
 RESIZE_POLICIES = ("pad_or_crop", "fit", "stretch", "exact")
@@ -329,15 +325,9 @@ def load_own(
     root = class_root(store, split)
     classes = list_classes(store, root)
     chosen = select_proteins(classes, proteins, store.where(root))
-    rels, labels, files = [], [], []
-    for label, cls in enumerate(chosen):
-        if not classes[cls]:
-            cdir = f"{root}/{cls}" if root else cls
-            raise DataError(store.where(cdir), "empty class folder (expected *.png / *.tif images)")
-        rels += classes[cls]
-        labels += [label] * len(classes[cls])
-        prefix = f"{split}/" if split else ""
-        files += [f"{prefix}{cls}/{r.rpartition('/')[2]}" for r in classes[cls]]
+    prefix = f"{split}/" if split else ""
+    empty = "empty class folder (expected *.png / *.tif images)"
+    rels, labels, files = label_files(store, chosen, classes, root, prefix, empty)
     images = np.empty((len(rels),) + image_size + (2,), np.uint8)
 
     def work(lo: int, hi: int) -> None:
@@ -347,10 +337,4 @@ def load_own(
             images[i] = to_cell(raw, red, green, image_size, percentiles, resize_policy, where)
 
     run_chunked(len(rels), work, num_threads, chunk=64)
-    return CellSet(
-        images=images,
-        labels=np.asarray(labels, np.int32),
-        proteins=chosen,
-        files=tuple(files),
-        source=f"own:{store.path}[{split or 'all'}]",
-    )
+    return CellSet(images, labels, chosen, files, source=f"own:{store.path}[{split or 'all'}]")

@@ -21,15 +21,13 @@ only then scaled to [-1, 1] as `x / 255 * 2 - 1` (4x less data to move than in f
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import tensorflow as tf
 
+from biogans_tf.conventions import FAMILIES, derive_key, is_int, to_model_range_tf
 from biogans_tf.data.cellset import CellSet
 from biogans_tf.data.errors import DataError
 
-KINDS = ("joint", "conditional", "multichannel")
 PICKS = ("nearest", "random")
 
 # Purposes keep the random streams of one seed independent of each other.
@@ -38,34 +36,17 @@ _PURPOSE_FLIP = 2
 _PURPOSE_PICK = 3
 
 
-def _is_int(value) -> bool:
-    """A Python or numpy integer, not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def to_unit(images) -> tf.Tensor:
-    """uint8 images (any shape, e.g. `[B, H, W, 2]`) -> float32 in [-1, 1] as `x / 255 * 2 - 1`."""
-    return tf.cast(images, tf.float32) / 255.0 * 2.0 - 1.0
-
-
-def from_unit(images) -> tf.Tensor:
-    """float images in [-1, 1] -> uint8 in [0, 255] (clipped, rounded); inverse of `to_unit`."""
-    x = (tf.clip_by_value(tf.cast(images, tf.float32), -1.0, 1.0) + 1.0) / 2.0 * 255.0
-    return tf.cast(tf.round(x), tf.uint8)
-
-
 def _stream_seed(seed: int, purpose: int, stream: int = 0) -> int:
-    """A 31-bit seed for one random stream, derived from `(seed, purpose, stream)` by SeedSequence."""
-    if not _is_int(seed) or seed < 0:
+    """A 31-bit seed for one random stream: `conventions.derive_key(seed, purpose, stream)`."""
+    if not is_int(seed) or seed < 0:
         raise DataError("seed", f"expected a non-negative int, got {seed!r}")
-    state = np.random.SeedSequence([int(seed), purpose, stream]).generate_state(1, np.uint32)[0]
-    return int(state) >> 1
+    return derive_key(seed, purpose, stream)
 
 
 def _check_batch(batch_size, start_step) -> None:
-    if not _is_int(batch_size) or batch_size < 1:
+    if not is_int(batch_size) or batch_size < 1:
         raise DataError("batch_size", f"expected a positive int, got {batch_size!r}")
-    if not _is_int(start_step) or start_step < 0:
+    if not is_int(start_step) or start_step < 0:
         raise DataError("start_step", f"expected a non-negative int, got {start_step!r}")
 
 
@@ -94,8 +75,8 @@ def steps_per_epoch(kind: str, cells: CellSet, batch_size: int) -> int:
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise DataError("kind", f"unknown batch kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if kind not in FAMILIES:
+        raise DataError("kind", f"unknown batch kind {kind!r}; expected one of {', '.join(FAMILIES)}")
 
 
 def _host_images(cells: CellSet) -> tf.Tensor:
@@ -173,7 +154,7 @@ def joint_batches(
         x = tf.gather(images, idx)
         if flips:
             x = _random_flips(x, flip_seed, step)
-        x = to_unit(x)  # after the flips: they move 4x less data in uint8
+        x = to_model_range_tf(x)  # after the flips: they move 4x less data in uint8
         return tf.ensure_shape(x, [batch_size, h, w, 2]), tf.ensure_shape(
             tf.gather(labels, idx), [batch_size]
         )
@@ -233,7 +214,7 @@ def conditional_batches(
         x = tf.gather(images, idx)
         if flips:
             x = _random_flips(x, flip_seed, step)
-        x = to_unit(x)  # after the flips: they move 4x less data in uint8
+        x = to_model_range_tf(x)  # after the flips: they move 4x less data in uint8
         return tf.ensure_shape(tf.reshape(x, [C, batch_size, h, w, 2]), [C, batch_size, h, w, 2])
 
     return _training_dataset(batch_for_step, start_step)
@@ -332,7 +313,7 @@ def multichannel_batches(
         x = x * tf.cast(red > 0, tf.uint8)
         if flips:
             x = _random_flips(x, flip_seed, step)
-        x = to_unit(x)
+        x = to_model_range_tf(x)
         return tf.ensure_shape(x, [batch_size, h, w, 1 + C])
 
     return _training_dataset(batch_for_step, start_step)
@@ -377,7 +358,7 @@ def eval_batches(cells: CellSet, batch_size: int) -> tf.data.Dataset:
     def batch(b):
         lo = b * batch_size
         hi = tf.minimum(lo + batch_size, n)
-        return to_unit(images[lo:hi]), labels[lo:hi]
+        return to_model_range_tf(images[lo:hi]), labels[lo:hi]
 
     n_batches = -(-n // batch_size)
     return tf.data.Dataset.range(n_batches).map(batch).prefetch(tf.data.AUTOTUNE)

@@ -47,6 +47,8 @@ import sys
 
 import numpy as np
 
+from biogans_tf import conventions
+from biogans_tf.conventions import SIM_PROTEINS
 from biogans_tf.data.cellset import CellSet
 from biogans_tf.data.errors import DataError
 from biogans_tf.data.sim import imaging, patterns
@@ -61,7 +63,6 @@ from biogans_tf.data.sim.params import (
     gaussian_from_uniform,
 )
 
-PROTEINS: tuple[str, ...] = ("Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1", "Fim1", "Tea4")
 METADATA_COLUMNS = ("file", "protein", "phase", "stage", "length_px", "width_px", "polarity", "seed")
 JOINT_SPLIT = "joint"
 _CHUNK = 64  # cells rendered together: small enough that the [chunk, H, W] fields stay in cache
@@ -83,14 +84,14 @@ def check_image_size(image_size, field: str = "image_size") -> tuple[int, int]:
 
 
 def check_proteins(proteins, field: str = "proteins") -> tuple[str, ...]:
-    """Validate protein names against PROTEINS; raise DataError naming `field` otherwise."""
+    """Validate protein names against SIM_PROTEINS; raise DataError naming `field` otherwise."""
     if isinstance(proteins, str):
         proteins = (proteins,)
     proteins = tuple(proteins)
-    unknown = [p for p in proteins if p not in PROTEINS]
+    unknown = [p for p in proteins if p not in SIM_PROTEINS]
     if unknown or not proteins:
         raise DataError(
-            field, f"unknown protein(s) {unknown or '(none given)'}; expected some of {list(PROTEINS)}"
+            field, f"unknown protein(s) {unknown or '(none given)'}; expected some of {list(SIM_PROTEINS)}"
         )
     if len(set(proteins)) != len(proteins):
         raise DataError(field, f"duplicate protein names in {list(proteins)}")
@@ -113,7 +114,7 @@ def _render_chunk(proteins, geom_key, seed, split, image_size, idx):
     channels = [imaging.expose(patterns.red_bgs4(geom, dr), geom, imaging.RED, dr, red_noise)]
     for p in proteins:
         uni_p, noise_p = cell_draws(
-            seed, split, 1 + PROTEINS.index(p), STREAM_GREEN, idx, GREEN_DRAWS, (H, W)
+            seed, split, 1 + SIM_PROTEINS.index(p), STREAM_GREEN, idx, GREEN_DRAWS, (H, W)
         )
         dr_p = Draws(uni_p)
         layers = patterns.GREEN[p](geom, dr_p)
@@ -177,7 +178,7 @@ def simulate(
     """Simulate cells `start .. start + n - 1` of one protein.
 
     Args:
-        protein: one of PROTEINS.
+        protein: one of SIM_PROTEINS.
         n: number of cells; seed: dataset seed (non-negative int).
         split: split name ("train", "test", "joint" or any other name: its own stream).
         image_size: (height, width), e.g. (48, 80) or (96, 160).
@@ -191,7 +192,7 @@ def simulate(
     (protein,) = check_proteins((protein,), "protein")
     image_size = check_image_size(image_size)
     _check_counts(seed, n, start)
-    geom_key = 0 if split == JOINT_SPLIT else 1 + PROTEINS.index(protein)
+    geom_key = 0 if split == JOINT_SPLIT else 1 + SIM_PROTEINS.index(protein)
     images, meta = _render((protein,), geom_key, int(seed), split, image_size, list(range(start, start + n)))
     for m in meta:
         m["protein"] = protein
@@ -204,7 +205,7 @@ def simulate_joint(
     """Simulate cells with every protein's green rendered on the same geometry and phase.
 
     Args:
-        proteins: names from PROTEINS, in the output's channel order.
+        proteins: names from SIM_PROTEINS, in the output's channel order.
         n, seed, split, image_size, start: as in `simulate`.
 
     Returns:
@@ -252,7 +253,13 @@ def simulate_cellset(
 
 
 def write_dataset(
-    out_dir, n_train: int, n_test: int, seed: int, proteins=PROTEINS, image_size=(48, 80), joint: bool = False
+    out_dir,
+    n_train: int,
+    n_test: int,
+    seed: int,
+    proteins=SIM_PROTEINS,
+    image_size=(48, 80),
+    joint: bool = False,
 ) -> dict:
     """Write a LIN-layout dataset (see the module docstring) atomically; return its summary."""
     from biogans_tf.data.sim.writer import write
@@ -265,11 +272,8 @@ def write_dataset(
 
 
 def parse_image_size(text: str) -> tuple[int, int]:
-    """Parse "48x80" -> (48, 80); raise DataError naming --image_size otherwise."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise DataError("--image_size", f"expected HEIGHTxWIDTH like 48x80 or 96x160, got {text!r}")
-    return check_image_size((int(parts[0]), int(parts[1])), "--image_size")
+    """Parse "48x80" -> (48, 80) and check the simulator can render it; DataError naming --image_size."""
+    return check_image_size(conventions.parse_image_size(text, error=DataError), "--image_size")
 
 
 def _define_flags(fv) -> None:
@@ -280,7 +284,7 @@ def _define_flags(fv) -> None:
     flags.DEFINE_integer("n_train", None, "training cells per protein", lower_bound=0, **kw)
     flags.DEFINE_integer("n_test", None, "test cells per protein (and joint cells)", lower_bound=0, **kw)
     flags.DEFINE_integer("seed", None, "dataset seed (non-negative)", lower_bound=0, **kw)
-    names = ",".join(PROTEINS)
+    names = ",".join(SIM_PROTEINS)
     flags.DEFINE_string("proteins", names, f"comma-separated subset of {names}", **kw)
     flags.DEFINE_string("image_size", "48x80", "HEIGHTxWIDTH, e.g. 48x80 or 96x160", **kw)
     flags.DEFINE_bool("joint", False, "also write the joint split (all greens per cell)", **kw)

@@ -19,24 +19,16 @@ import os
 
 import numpy as np
 
+from biogans_tf.conventions import DEFAULT_IMAGE_SIZE, PAPER_PROTEINS
 from biogans_tf.data.cellset import CellSet
 from biogans_tf.data.errors import DataError
-from biogans_tf.data.lin import (
-    SPLITS,
-    Store,
-    decode_lin_png,
-    find_splits,
-    list_split,
-    load_lin,
-    natural_key,
-    select_proteins,
-)
+from biogans_tf.data.lin import SPLITS, find_splits, list_split, load_lin, select_proteins
+from biogans_tf.data.lin_png import decode_lin_png
 from biogans_tf.data.own import class_root, decode_image, list_classes, load_own, parse_channel_map
+from biogans_tf.data.store import Store, natural_key
 
-PAPER_PROTEINS = ("Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1")
 SIM_TRAIN_PER_PROTEIN = 1000
 SIM_TEST_PER_PROTEIN = 200
-DEFAULT_IMAGE_SIZE = (48, 80)
 _FORMS = (
     "'sim', 'sim:<n_per_protein>', a LIN folder, a LIN .zip, 'tfds:<name>[/<config>]', "
     "'own:<folder>' or 'tiff:<folder>'"
@@ -91,7 +83,7 @@ def _load_sim(data, split, proteins, image_size, seed) -> CellSet:
     from biogans_tf.data import simulator
 
     n = _sim_count(data, split)
-    chosen = select_proteins(simulator.PROTEINS, proteins or PAPER_PROTEINS, "sim")
+    chosen = select_proteins(simulator.SIM_PROTEINS, proteins or PAPER_PROTEINS, "sim")
     return simulator.simulate_cellset(chosen, n, seed, split=split, image_size=tuple(image_size))
 
 
@@ -360,7 +352,7 @@ def describe(data: str, image_size=None, channel_map=None, data_dir: str | None 
             "path": None,
             "splits": splits,
             "proteins": list(PAPER_PROTEINS),
-            "available_proteins": list(simulator.PROTEINS),
+            "available_proteins": list(simulator.SIM_PROTEINS),
             "image_size": size,
             "dtype": "uint8",
             "channels": "red = Bgs4-like reference, green = protein",

@@ -16,7 +16,8 @@ import io
 
 import numpy as np
 
-from biogans_tf.eval.c2st import C2STSettings, GeneratorFakes, run_c2st
+from biogans_tf.eval.c2st import C2STSettings, run_c2st
+from biogans_tf.eval.fakes import GeneratorFakes
 from biogans_tf.io_utils import write_bytes
 
 
@@ -113,7 +114,7 @@ def fake_vs_real(
 
 def _pair_view(run, index: int):
     """`[K, n, ...]` full generator output -> `[K, n, H, W, 2]`: red + protein `index`'s green."""
-    if run.arch.startswith("independent"):  # [K, n, C, H, W, 2]
+    if run.layout == "per_protein":  # [K, n, C, H, W, 2]
         return lambda x: x[:, :, index]
     return lambda x: x[..., [0, 1 + index]]  # [K, n, H, W, 1 + C]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from biogans_tf.viz import to_uint8
+from biogans_tf.conventions import to_uint8
 
 MASK_THRESHOLD = 10
 # Fraction of the cell length at each end counted as a "tip", and half-width of the medial window

@@ -1,10 +1,11 @@
 """Latent interpolation that mimics the cell cycle (paper Sec. 5.3), rendered and checked.
 
 Between two codes (given, random, or found by reconstructing two real cells, e.g. a short
-monopolar cell and a septating one picked by the simulator's stage metadata) we walk a linear or
+monopolar cell and a septating one: `biogans_tf.eval.endpoints`) we walk a linear or
 spherical path (`biogans_tf.eval.latent.interpolate`), draw every point, and write:
 
-- an animated GIF (one frame per step) and a strip PNG (steps left to right);
+- an animated GIF (one frame per step) and a strip PNG (steps left to right), and an OME-TIFF
+  time series (`write_path_tiffs`);
 - for star and multichannel models every protein's green beside the shared red (one tile per
   protein in a frame; one strip row per protein);
 - a biology check on the red (Bgs4) channel: the cell length from the mask at every step, the
@@ -26,23 +27,6 @@ from scipy import stats
 from biogans_tf.eval import cell_stats
 from biogans_tf.eval.latent import interpolate
 from biogans_tf.viz import composite, labelled_grid, save_gif, save_png
-
-
-def pick_endpoints(meta: list[dict]) -> tuple[int, int]:
-    """Indices of the shortest monopolar cell and the longest septating cell in simulator metadata.
-
-    Raises:
-        ValueError: if no monopolar or no septating cell is present.
-    """
-    young = [i for i, m in enumerate(meta) if m["stage"] == "monopolar"]
-    old = [i for i, m in enumerate(meta) if m["stage"] == "septating"]
-    if not young or not old:
-        raise ValueError(
-            f"pick_endpoints: need a monopolar and a septating cell, got {len(young)} and {len(old)}"
-        )
-    i0 = min(young, key=lambda i: (meta[i]["length_px"], i))
-    i1 = max(old, key=lambda i: (meta[i]["length_px"], -i))
-    return i0, i1
 
 
 def path_codes(z0, z1, steps: int, kind: str = "linear") -> np.ndarray:
@@ -205,3 +189,25 @@ def interpolation_study(
             )
         out[kind] = entry
     return out
+
+
+def write_path_tiffs(run, z0, z1, steps: int, kinds, out_dir: str, results: dict) -> None:
+    """`interp_<kind>.ome.tif` beside each GIF: T = step, one named channel per protein (Fiji, napari).
+
+    Args:
+        run: a `GeneratorRun`.
+        z0, z1: float `[nz]` endpoint codes.
+        steps: points on each path.
+        kinds: interpolation kinds.
+        out_dir: output folder.
+        results: `interpolation_study`'s result; each kind's `files` gains `"tiff"`.
+    """
+    from biogans_tf import tiff
+
+    for kind in kinds:
+        # Re-drawing the path costs `steps` generator calls: cheap next to the reconstruction.
+        images = render_path(run, path_codes(z0, z1, steps, kind))
+        name = f"interp_{kind}.ome.tif"
+        desc = f"biogans-tf {run.arch} {kind} interpolation, {steps} steps (T axis)"
+        tiff.write_cells(os.path.join(out_dir, name), images, run.proteins, time_axis=True, description=desc)
+        results[kind].setdefault("files", {})["tiff"] = name

@@ -30,6 +30,43 @@ from biogans_tf.io_utils import write_bytes
 from biogans_tf.viz import labelled_grid, sample_tiles, save_png
 
 
+def joint_truth(data: str, proteins, n: int, seed: int, image_size) -> tuple[np.ndarray, np.ndarray, str]:
+    """Two disjoint true multichannel samples (truth, reference) in the given protein order.
+
+    Args:
+        data: `sim` / `sim:<n>` (the simulator's joint split: `n` cells each, the reference
+            starting after the truth) or a dataset folder with `joint/cells.npz` (split in halves).
+        proteins: the run's protein names (channel order of the result after the red).
+        n: cells per sample (simulated data only).
+        seed: the simulator seed.
+        image_size: `(height, width)` (simulated data only).
+
+    Returns:
+        `(truth uint8 [N, H, W, 1+C], reference [M, H, W, 1+C], description of the source)`.
+
+    Raises:
+        DataError: no joint file, or it lacks some of `proteins`.
+    """
+    from biogans_tf.data import simulator
+    from biogans_tf.data.errors import DataError
+
+    if data.startswith("sim"):
+        truth, _ = simulator.simulate_joint(proteins, n, seed, "joint", image_size)
+        ref, _ = simulator.simulate_joint(proteins, n, seed, "joint", image_size, start=n)
+        return truth, ref, f"simulator joint split (seed={seed})"
+    path = os.path.join(data, "joint", "cells.npz")
+    if not os.path.isfile(path):
+        raise DataError(path, "joint evaluation needs --data sim or a dataset folder with joint/cells.npz")
+    with np.load(path) as f:
+        images, names = f["images"], [str(p) for p in f["proteins"]]
+    missing = [p for p in proteins if p not in names]
+    if missing:
+        raise DataError(path, f"proteins {missing} of the run are not in the joint file ({names})")
+    images = images[..., [0] + [1 + names.index(p) for p in proteins]]
+    half = len(images) // 2
+    return images[:half], images[half:], path
+
+
 def joint_statistics(images) -> dict:
     """Between-protein statistics of multichannel cells.
 
@@ -122,7 +159,7 @@ def joint_evaluation(
         out_dir: where to write `joint_pair_correlations.png` and `joint_samples.png`.
         progress: tqdm bars.
         palette: colours of `joint_samples.png` (`biogans_tf.viz.PALETTES`).
-        fresh: optional `biogans_tf.eval.c2st.GeneratorFakes` of the same generator: the C2ST then
+        fresh: optional `biogans_tf.eval.fakes.GeneratorFakes` of the same generator: the C2ST then
             trains on a new generator batch at every critic step (the paper's protocol) while the
             statistics use `generated`.
 

@@ -242,6 +242,30 @@ def _reconstruct(
     return out
 
 
+def _checked_red_dims(nz: int, iterations, restarts, mode, red_dims, budget, red_sharing) -> int:
+    """`reconstruct`'s Python-side argument checks; returns the red part's size (default nz // 2).
+
+    Raises:
+        ValueError: naming the bad argument and what it must be.
+    """
+    if mode not in MODES:
+        raise ValueError(f"reconstruct: mode must be one of {MODES}, got {mode!r}")
+    if budget not in BUDGETS:
+        raise ValueError(f"reconstruct: budget must be one of {'|'.join(BUDGETS)}, got {budget!r}")
+    if red_sharing not in RED_SHARING:
+        raise ValueError(
+            f"reconstruct: red_sharing must be one of {'|'.join(RED_SHARING)}, got {red_sharing!r}"
+        )
+    red_dims = nz // 2 if red_dims is None else int(red_dims)
+    if mode == "separable" and not 0 < red_dims < nz:
+        raise ValueError(f"reconstruct: red_dims must be in (0, nz={nz}), got {red_dims}")
+    # Tensors (inside a traced signature) are checked in-graph by `_reconstruct`.
+    for name, value in (("iterations", iterations), ("restarts", restarts)):
+        if isinstance(value, int) and value < (1 if name == "restarts" else 0):
+            raise ValueError(f"reconstruct: {name} must be >= {1 if name == 'restarts' else 0}, got {value}")
+    return red_dims
+
+
 def reconstruct(
     generator_fn,
     images,
@@ -292,21 +316,8 @@ def reconstruct(
         intensities; only the observed channels with `channel_mask`), `nll` `[B]` (negative
         log-likelihood of z under N(0, I)).
     """
-    if mode not in MODES:
-        raise ValueError(f"reconstruct: mode must be one of {MODES}, got {mode!r}")
-    if budget not in BUDGETS:
-        raise ValueError(f"reconstruct: budget must be one of {'|'.join(BUDGETS)}, got {budget!r}")
-    if red_sharing not in RED_SHARING:
-        raise ValueError(
-            f"reconstruct: red_sharing must be one of {'|'.join(RED_SHARING)}, got {red_sharing!r}"
-        )
     nz = int(nz)
-    red_dims = nz // 2 if red_dims is None else int(red_dims)
-    if mode == "separable" and not 0 < red_dims < nz:
-        raise ValueError(f"reconstruct: red_dims must be in (0, nz={nz}), got {red_dims}")
-    for name, value in (("iterations", iterations), ("restarts", restarts)):
-        if isinstance(value, int) and value < (1 if name == "restarts" else 0):
-            raise ValueError(f"reconstruct: {name} must be >= {1 if name == 'restarts' else 0}, got {value}")
+    red_dims = _checked_red_dims(nz, iterations, restarts, mode, red_dims, budget, red_sharing)
 
     def run(images, iterations, restarts, seed):
         return _reconstruct(

@@ -9,20 +9,18 @@ adds the paper's baselines and summarises:
 - baseline "nearest training cell": the L2 from each test cell to its nearest training cell of
   the same protein (both channels), found with batched matrix products;
 - baseline "prior": the NLL of random N(0, I) draws (what a typical z scores);
-- summaries: median +- MAD (unscaled) over cells, as the paper's Table 3.
+- summaries: median +- MAD (unscaled) over cells, as the paper's Table 3
+  (`biogans_tf.eval.reconstruction_report`, with the figures).
 """
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import tensorflow as tf
 
-from biogans_tf.eval.c2st import median_mad
+from biogans_tf.conventions import to_model_range, to_uint8
 from biogans_tf.eval.latent import gaussian_nll, reconstruct
-from biogans_tf.io_utils import write_bytes
-from biogans_tf.viz import composite, labelled_grid, save_png, to_uint8
+from biogans_tf.eval.reconstruction_report import table3_rows, write_figures
 
 
 def _unit(images) -> np.ndarray:
@@ -159,8 +157,7 @@ class Reconstructor:
             dict of numpy arrays: `z [N, nz]`, `reconstructions` uint8 `[N, H, W, c]`, `l2 [N]`,
             `nll [N]`.
         """
-        x = np.asarray(images)
-        x = x.astype(np.float32) / 127.5 - 1.0 if x.dtype == np.uint8 else x.astype(np.float32)
+        x = to_model_range(images)  # uint8 -> [-1, 1]; floats stay as they are
         solve = self._solver(mode, x.shape[1:], protein_index)
         extra = [] if self.static_protein else [tf.constant(int(protein_index), tf.int32)]
         starts = range(0, len(x), self.batch)
@@ -201,108 +198,6 @@ def reconstruct_set(
         lambda z, protein: generator_fn(z), nz, iterations=iterations, restarts=restarts, batch=batch
     )
     return rec(images, mode=mode, seed=seed, progress=progress, desc=desc)
-
-
-def summary(values) -> dict:
-    """`{"median", "mad", "n"}` of a 1-D array (the paper's "median +- MAD")."""
-    med, mad = median_mad(values)
-    return {"median": med, "mad": mad, "n": int(np.size(values))}
-
-
-def table3_rows(results: dict[str, dict], nn_l2=None, prior=None) -> list[dict]:
-    """Table 3 rows: one per method with L2 and NLL as median +- MAD.
-
-    Args:
-        results: method name -> dict with `l2 [N]` and `nll [N]`.
-        nn_l2: nearest-training-cell L2 per test cell (baseline row, L2 only).
-        prior: NLL of random prior draws (baseline row, NLL only).
-
-    Returns:
-        list of `{"method", "l2": {median, mad, n} | None, "nll": {...} | None}`.
-    """
-    rows = [{"method": k, "l2": summary(v["l2"]), "nll": summary(v["nll"])} for k, v in results.items()]
-    if nn_l2 is not None:
-        rows.append({"method": "nearest training cell", "l2": summary(nn_l2), "nll": None})
-    if prior is not None:
-        rows.append({"method": "prior N(0, I) draws", "l2": None, "nll": summary(prior)})
-    return rows
-
-
-def format_table3(rows: list[dict], title: str = "") -> str:
-    """Markdown table of `table3_rows` output (values as `median ± MAD`)."""
-
-    def cell(s, digits):
-        return "—" if s is None else f"{s['median']:.{digits}f} ± {s['mad']:.{digits}f}"
-
-    lines = [f"**{title}**", ""] if title else []
-    lines += ["| method | L2 (RMS, [0,1]) | NLL of z |", "|---|---|---|"]
-    lines += [f"| {r['method']} | {cell(r['l2'], 4)} | {cell(r['nll'], 1)} |" for r in rows]
-    return "\n".join(lines)
-
-
-COLUMN_TITLES = {"regular": "regular", "separable": "separable (red first)"}
-
-
-def figure5(
-    path: str,
-    test,
-    neighbours,
-    reconstructions: dict[str, np.ndarray],
-    scale: int = 2,
-    palette: str = "red-green",
-    row_names=None,
-) -> np.ndarray:
-    """Figure 5-style grid: one row per test cell; columns test, nearest neighbour, reconstructions.
-
-    Args:
-        path: PNG output path.
-        test, neighbours: `[N, H, W, 2]` uint8 or float in [-1, 1].
-        reconstructions: column name -> `[N, H, W, 2]` (columns in dict order).
-        scale: nearest-neighbour upscaling of the PNG (labels are drawn at the final size).
-        palette: one of `biogans_tf.viz.PALETTES`.
-        row_names: optional label per row (e.g. the protein of each test cell).
-
-    Returns:
-        the RGB image written (uint8), with a header band naming the columns.
-    """
-    imgs = [test, neighbours] + list(reconstructions.values())
-    tiles = np.stack([composite(x, 1, palette) for x in imgs], axis=1)  # [N, columns, H, W', 3]
-    names = ["test cell", "nearest neighbour"] + [COLUMN_TITLES.get(k, k) for k in reconstructions]
-    image = labelled_grid(tiles, col_names=names, row_names=row_names, scale=scale)
-    save_png(path, image)
-    return image
-
-
-def figure6(path: str, series: dict[str, tuple[np.ndarray, np.ndarray]], nn_l2=None, prior=None) -> None:
-    """Figure 6-style scatter of reconstruction L2 (x) against the NLL of z (y).
-
-    Args:
-        path: PNG output path.
-        series: label -> `(l2 [N], nll [N])`.
-        nn_l2: nearest-training-cell L2 (drawn as a vertical line at its median).
-        prior: NLL of prior draws (drawn as a horizontal band: median +- MAD).
-    """
-    from matplotlib.figure import Figure  # object API: no pyplot, no backend switch
-
-    fig = Figure(figsize=(5.5, 4.0), dpi=150)
-    ax = fig.subplots()
-    for label, (l2, nll) in series.items():
-        ax.scatter(l2, nll, s=9, alpha=0.6, label=label)
-    if nn_l2 is not None and len(nn_l2):
-        ax.axvline(float(np.median(nn_l2)), color="k", ls="--", lw=1, label="nearest training cell (median)")
-    if prior is not None and len(prior):
-        med, mad = median_mad(prior)
-        ax.axhspan(med - mad, med + mad, color="0.8", alpha=0.6, label="prior draws (median ± MAD)")
-    values = np.concatenate([np.asarray(nll, np.float64) for _, nll in series.values()] or [np.ones(1)])
-    if values.min() > 0 and values.max() > 100 * values.min():
-        ax.set_yscale("log")  # diverged codes (huge NLL) would flatten the rest
-    ax.set_xlabel("reconstruction L2 (RMS on [0, 1])")
-    ax.set_ylabel("NLL of z under N(0, I)")
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", facecolor="white")
-    write_bytes(path, buf.getvalue())
 
 
 def red_dims_of(model, nz: int) -> int:
@@ -364,17 +259,7 @@ def evaluate_run(
         JSON-ready dict: `rows` (Table 3 over all cells), `per_protein` (rows per protein),
         `skipped_modes`, `settings`, and `figures` (file names).
     """
-    import os
-
-    modes = [m for m in modes if m in ("regular", "separable")]
-    skipped = [m for m in modes if m == "separable" and not run.separable]
-    modes = [m for m in modes if m not in skipped]
-    if not modes:
-        raise ValueError(
-            f"reconstruction: no usable mode for arch {run.arch!r} (separable needs a separable arch)"
-        )
-    per_protein, pooled = {}, {m: {"l2": [], "nll": []} for m in modes}
-    nn_all, fig_rows = [], []
+    modes, skipped = _usable_modes(run, modes)
     rec = Reconstructor(
         run.pair,
         run.nz,
@@ -386,52 +271,15 @@ def evaluate_run(
         red_dims=red_dims_of(run.model, run.nz),
         red_sharing=separable_red,
     )
-    for gi, (name, index, t, r) in enumerate(_groups(run, test, train, max_per_protein)):
-        if len(t) == 0 or len(r) == 0:
-            raise ValueError(f"reconstruction: protein {name} has {len(t)} test and {len(r)} training cells")
-        nn_idx, nn_l2 = nearest_neighbours(t, r)
-        res = {
-            m: rec(
-                t, mode=m, seed=seed + 101 * gi, protein_index=index, progress=progress, desc=f"{name} {m}"
-            )
-            for m in modes
-        }
-        per_protein[name] = table3_rows(res, nn_l2, prior_nll(len(t), run.nz, seed + gi))
-        for m in modes:
-            pooled[m]["l2"].append(res[m]["l2"])
-            pooled[m]["nll"].append(res[m]["nll"])
-        nn_all.append(nn_l2)
-        fig_rows.append((t, r[nn_idx], {m: res[m]["reconstructions"] for m in modes}, name))
-    pooled = {m: {k: np.concatenate(v) for k, v in d.items()} for m, d in pooled.items()}
-    nn_all = np.concatenate(nn_all)
+    groups = _groups(run, test, train, max_per_protein)
+    per_protein, pooled, nn_all, fig_rows = _reconstruct_groups(rec, groups, modes, run.nz, seed, progress)
     prior = prior_nll(len(nn_all), run.nz, seed)
     rows = table3_rows(pooled, nn_all, prior)
     figures = {}
     if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
-        per = max(1, -(-n_figure_rows // len(fig_rows)))
-        t = np.concatenate([f[0][:per] for f in fig_rows])[:n_figure_rows]
-        nn = np.concatenate([f[1][:per] for f in fig_rows])[:n_figure_rows]
-        rec = {m: np.concatenate([f[2][m][:per] for f in fig_rows])[:n_figure_rows] for m in modes}
-        row_names = [f[3] for f in fig_rows for _ in range(len(f[0][:per]))][:n_figure_rows]
-        fig5 = os.path.join(out_dir, "fig5_reconstructions.png")
-        figure5(fig5, t, nn, rec, palette=palette, row_names=row_names)
-        from biogans_tf.tiff import write_panels  # the same cells for Fiji / napari, channels named
-
-        rows_text = ", ".join(row_names)
-        desc = f"biogans-tf {run.arch} reconstructions (cells on the Q axis; proteins: {rows_text})"
-        write_panels(os.path.join(out_dir, "fig5_reconstructions.ome.tif"), {"test": t, "nearest": nn, **rec},
-                     description=desc)  # fmt: skip
-        figure6(
-            os.path.join(out_dir, "fig6_l2_vs_nll.png"),
-            {m: (pooled[m]["l2"], pooled[m]["nll"]) for m in modes},
-            nn_all,
-            prior,
+        figures = write_figures(
+            out_dir, run.arch, fig_rows, pooled, nn_all, prior, rows, n_rows=n_figure_rows, palette=palette
         )
-        text = format_table3(rows, f"Table 3 ({run.arch}, {len(nn_all)} test cells)")
-        write_bytes(os.path.join(out_dir, "table3.md"), (text + "\n").encode())
-        figures = {"fig5": "fig5_reconstructions.png", "fig6": "fig6_l2_vs_nll.png", "table": "table3.md"}
-        figures["fig5_tiff"] = "fig5_reconstructions.ome.tif"
     return {
         "rows": rows,
         "per_protein": per_protein,
@@ -447,3 +295,44 @@ def evaluate_run(
         },
         "figures": figures,
     }
+
+
+def _usable_modes(run, modes) -> tuple[list[str], list[str]]:
+    """(modes to run, skipped modes): "separable" needs a separable arch; unknown modes drop out."""
+    modes = [m for m in modes if m in ("regular", "separable")]
+    skipped = [m for m in modes if m == "separable" and not run.separable]
+    modes = [m for m in modes if m not in skipped]
+    if not modes:
+        raise ValueError(
+            f"reconstruction: no usable mode for arch {run.arch!r} (separable needs a separable arch)"
+        )
+    return modes, skipped
+
+
+def _reconstruct_groups(rec: Reconstructor, groups, modes, nz: int, seed: int, progress: bool):
+    """Reconstruct every group in every mode, with its nearest-neighbour and prior baselines.
+
+    Returns:
+        `(per_protein {name: Table 3 rows}, pooled {mode: {"l2", "nll"} over all cells},
+        nearest-neighbour l2 of all cells [N], figure rows [(test, neighbours, {mode: recon}, name)])`.
+    """
+    per_protein, pooled = {}, {m: {"l2": [], "nll": []} for m in modes}
+    nn_all, fig_rows = [], []
+    for gi, (name, index, t, r) in enumerate(groups):
+        if len(t) == 0 or len(r) == 0:
+            raise ValueError(f"reconstruction: protein {name} has {len(t)} test and {len(r)} training cells")
+        nn_idx, nn_l2 = nearest_neighbours(t, r)
+        res = {
+            m: rec(
+                t, mode=m, seed=seed + 101 * gi, protein_index=index, progress=progress, desc=f"{name} {m}"
+            )
+            for m in modes
+        }
+        per_protein[name] = table3_rows(res, nn_l2, prior_nll(len(t), nz, seed + gi))
+        for m in modes:
+            pooled[m]["l2"].append(res[m]["l2"])
+            pooled[m]["nll"].append(res[m]["nll"])
+        nn_all.append(nn_l2)
+        fig_rows.append((t, r[nn_idx], {m: res[m]["reconstructions"] for m in modes}, name))
+    pooled = {m: {k: np.concatenate(v) for k, v in d.items()} for m, d in pooled.items()}
+    return per_protein, pooled, np.concatenate(nn_all), fig_rows

@@ -22,6 +22,27 @@ def interpolation_eps(seed: tf.Tensor, lead_shape, dtype=tf.float32) -> tf.Tenso
     return tf.random.stateless_uniform(shape, seed=seed, dtype=dtype)
 
 
+def input_gradients(critic, x: tf.Tensor) -> tf.Tensor:
+    """d(sum of critic scores)/dx in float32: every sample's own input gradient.
+
+    Args:
+        critic: callable `critic(x, training=True)` -> scores `[B]` or `[C, B]`.
+        x: float32 critic inputs `[B, H, W, ch]` or a bank `[C, B, H, W, 2]` (the critic casts
+            them to its compute dtype; the cast's gradient brings the result back to float32).
+
+    Returns:
+        float32, the shape of `x`. Recorded on the caller's tapes, so a penalty built from it
+        can be differentiated again (double backward) for the critic update.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        scores = critic(x, training=True)
+        # Each score depends only on its own sample (no BatchNorm in penalised critics), so the
+        # gradient of the sum gives every sample's own input gradient, as grad_outputs=ones does.
+        total = tf.reduce_sum(tf.cast(scores, tf.float32))
+    return tf.cast(tape.gradient(total, x), tf.float32)
+
+
 def gradient_penalties(
     critic, real: tf.Tensor, fake: tf.Tensor, seed: tf.Tensor, eps: tf.Tensor | None = None
 ) -> tf.Tensor:
@@ -49,14 +70,7 @@ def gradient_penalties(
     if eps is None:
         eps = interpolation_eps(seed, tf.shape(real)[: rank - 3])  # lead: [B] or [C, B]
     eps = tf.cast(eps, tf.float32)
-    x = eps * real + (1.0 - eps) * fake
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        scores = critic(x, training=True)
-        # Each score depends only on its own sample (no BatchNorm in WGAN-GP critics), so the
-        # gradient of the sum gives every sample's own input gradient, as grad_outputs=ones does.
-        total = tf.reduce_sum(tf.cast(scores, tf.float32))
-    grads = tf.cast(tape.gradient(total, x), tf.float32)
+    grads = input_gradients(critic, eps * real + (1.0 - eps) * fake)
     # The tiny constant keeps the double-backward of sqrt finite if a gradient is exactly 0.
     norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[-3, -2, -1]) + 1e-12)
     return tf.square(norms - 1.0)
@@ -64,7 +78,7 @@ def gradient_penalties(
 
 @dataclasses.dataclass(frozen=True)
 class WganGp(Wgan):
-    """`wgan-gp`: the WGAN loss plus `gp_lambda` * mean penalty, no clipping.
+    """`wgan-gp`: the WGAN loss plus `gp_lambda` * mean penalty (`penalty_type="gp"`), no clipping.
 
     Defaults (reference `wgangp-*-adam` runs): lambda=10, Adam(1e-4, beta1=0, beta2=0.9), 5 critic
     steps every iteration (no bursts), no BatchNorm in the critic.
@@ -80,6 +94,9 @@ class WganGp(Wgan):
     lr_g: float = 1e-4
     beta1: float = 0.0
     beta2: float = 0.9
+    penalty_type: str = "gp"
 
-    def penalty(self, critic, real, fake, seed, eps=None):
-        return reduce_scores(gradient_penalties(critic, real, fake, seed, eps=eps))
+
+def gp_penalty(critic, real, fake, seed, eps=None) -> tf.Tensor:
+    """The `gp` penalty: the mean of `gradient_penalties` (scalar float32)."""
+    return reduce_scores(gradient_penalties(critic, real, fake, seed, eps=eps))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from biogans_tf.models.geometry import tower_plan
-from biogans_tf.models.init import derive_seed
+from biogans_tf.conventions import derive_seed
+from biogans_tf.models.generator_base import GeneratorBase
 from biogans_tf.models.layers import BatchNorm, SeparableConvTranspose, conv_transpose
 
 
@@ -16,7 +16,7 @@ def red_split(channels: int, red_portion: float) -> int:
 
 
 @keras.saving.register_keras_serializable(package="biogans_tf")
-class DCGANGenerator(keras.Model):
+class DCGANGenerator(GeneratorBase):
     """The reference DCGAN generator; with `separable=True` the green-on-red one.
 
     z -> initial transposed conv to the start map (512@3x5 at 48x80, ngf=64) -> BN -> ReLU ->
@@ -28,12 +28,9 @@ class DCGANGenerator(keras.Model):
     latent. BatchNorm acts on the concatenation (red, green), as the reference.
 
     Args:
-      image_size: `(height, width)` of the output.
-      nz: latent size.
-      ngf: base width (the last hidden layer has ngf channels).
+      image_size, nz, ngf, red_portion, synchronized_bn, seed: as `GeneratorBase` (keywords).
       n_channels: output channels (2 for dcgan: red, green; 1 + C for multichannel).
       separable: use separable layers.
-      red_portion: fraction of red channels in every separable layer.
       final_red: red channels of the final separable layer; None = `int(n_channels * red_portion)`
         (the reference, and what the registry builds for every arch), at least 1. An explicit
         count is kept for models saved before `multichannel-sep` honoured `red_portion` (they set 1).
@@ -45,37 +42,21 @@ class DCGANGenerator(keras.Model):
     protein C-1). So the layout stays `[B, H, W, 1+C]` with channel 0 = red and 1+q = protein q,
     whatever `r` is; with `r > 1` (e.g. `red_portion` 0.5: r = int(7 * 0.5) = 3) the greens of
     proteins 0 .. r-2 are also drawn from red features only, exactly like the reference model.
-      synchronized_bn: cross-replica BatchNorm statistics (MirroredStrategy).
-      seed: init seed (reference init, per-layer seeds derived from it).
 
     Call: `g(z, training=False)`, z float `[B, nz]` -> `[B, H, W, n_channels]` in [-1, 1]
     (channel 0 = red).
     """
 
-    def __init__(
-        self,
-        image_size=(48, 80),
-        nz=100,
-        ngf=64,
-        n_channels=2,
-        separable=False,
-        red_portion=0.5,
-        final_red=None,
-        synchronized_bn=False,
-        seed=0,
-        **kwargs,
-    ):
+    CONFIG_FIELDS = GeneratorBase.CONFIG_FIELDS + ("n_channels", "separable", "final_red")
+
+    def __init__(self, n_channels=2, separable=False, final_red=None, **kwargs):
         super().__init__(**kwargs)
-        self.plan = tower_plan(image_size, ngf)
-        self.image_size, self.nz, self.ngf = self.plan.image_size, int(nz), int(ngf)
         self.n_channels, self.separable = int(n_channels), bool(separable)
-        self.red_portion = float(red_portion)
         self.final_red = None if final_red is None else int(final_red)
-        self.synchronized_bn, self.seed = bool(synchronized_bn), int(seed)
         if self.nz < 1 or self.n_channels < 1:
-            raise ValueError(f"nz and n_channels must be >= 1, got nz={nz}, n_channels={n_channels}")
+            raise ValueError(f"nz and n_channels must be >= 1, got nz={self.nz}, n_channels={n_channels}")
         if self.separable and not 0.0 < self.red_portion < 1.0:
-            raise ValueError(f"red_portion: expected a value in (0, 1), got {red_portion}")
+            raise ValueError(f"red_portion: expected a value in (0, 1), got {self.red_portion}")
 
         chans = self.plan.channels
         ins = (self.nz,) + chans
@@ -130,17 +111,3 @@ class DCGANGenerator(keras.Model):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + tuple(self.image_size) + (self.n_channels,)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "image_size": list(self.image_size),
-            "nz": self.nz,
-            "ngf": self.ngf,
-            "n_channels": self.n_channels,
-            "separable": self.separable,
-            "red_portion": self.red_portion,
-            "final_red": self.final_red,
-            "synchronized_bn": self.synchronized_bn,
-            "seed": self.seed,
-        }

@@ -5,16 +5,17 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from biogans_tf.conventions import derive_seed
 from biogans_tf.models.dcgan import DCGANGenerator
-from biogans_tf.models.init import derive_seed
+from biogans_tf.models.generator_base import GeneratorBase, check_count, field_config
 
 
 @keras.saving.register_keras_serializable(package="biogans_tf")
-class IndependentGenerator(keras.Model):
+class IndependentGenerator(GeneratorBase):
     """C separate two-channel generators (the paper's "independent" baseline).
 
     Args:
-      image_size, nz, ngf, red_portion, synchronized_bn: as `DCGANGenerator`.
+      image_size, nz, ngf, red_portion, synchronized_bn: as `GeneratorBase` (keywords).
       n_proteins: number of generators C.
       separable: separable (green-on-red) generators.
       seed: init seed; generator i uses `derive_seed(seed, "protein", i)`.
@@ -23,39 +24,19 @@ class IndependentGenerator(keras.Model):
     -> `[B, H, W, 2]`. `g.towers[i]` is protein i's `DCGANGenerator`.
     """
 
-    def __init__(
-        self,
-        image_size=(48, 80),
-        nz=100,
-        ngf=64,
-        n_proteins=6,
-        separable=False,
-        red_portion=0.5,
-        synchronized_bn=False,
-        seed=0,
-        **kwargs,
-    ):
+    CONFIG_FIELDS = GeneratorBase.CONFIG_FIELDS + ("n_proteins", "separable")
+
+    def __init__(self, n_proteins=6, separable=False, **kwargs):
+        n_proteins = check_count("n_proteins", n_proteins)  # checked first, as before the base class
         super().__init__(**kwargs)
-        if int(n_proteins) < 1:
-            raise ValueError(f"n_proteins: expected >= 1, got {n_proteins}")
-        self.n_proteins, self.separable = int(n_proteins), bool(separable)
-        self.nz, self.ngf, self.red_portion = int(nz), int(ngf), float(red_portion)
-        self.synchronized_bn, self.seed = bool(synchronized_bn), int(seed)
+        self.n_proteins, self.separable = n_proteins, bool(separable)
+        # Every tower takes this model's settings; only its seed and name are its own.
+        shared = field_config(self, ("image_size", "nz", "ngf", "separable", "red_portion"))
+        shared.update(n_channels=2, synchronized_bn=self.synchronized_bn)
         self.towers = [
-            DCGANGenerator(
-                image_size=image_size,
-                nz=nz,
-                ngf=ngf,
-                n_channels=2,
-                separable=separable,
-                red_portion=red_portion,
-                synchronized_bn=synchronized_bn,
-                seed=derive_seed(self.seed, "protein", i),
-                name=f"protein_{i}",
-            )
+            DCGANGenerator(seed=derive_seed(self.seed, "protein", i), name=f"protein_{i}", **shared)
             for i in range(self.n_proteins)
         ]
-        self.image_size = self.towers[0].image_size
 
     def build(self, input_shape=None):
         for tower in self.towers:
@@ -67,23 +48,7 @@ class IndependentGenerator(keras.Model):
 
     def generate_protein(self, z, protein, training=False):
         """One protein's generator: z `[B, nz]` -> `[B, H, W, 2]`."""
-        protein = int(protein)
-        if not 0 <= protein < self.n_proteins:
-            raise ValueError(f"protein: expected an index in [0, {self.n_proteins}), got {protein}")
-        return self.towers[protein](z, training=training)
+        return self.towers[self.check_protein(protein)](z, training=training)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.n_proteins) + tuple(self.image_size) + (2,)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "image_size": list(self.image_size),
-            "nz": self.nz,
-            "ngf": self.ngf,
-            "n_proteins": self.n_proteins,
-            "separable": self.separable,
-            "red_portion": self.red_portion,
-            "synchronized_bn": self.synchronized_bn,
-            "seed": self.seed,
-        }

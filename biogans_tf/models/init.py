@@ -4,37 +4,20 @@ The reference draws every conv / transposed-conv kernel from N(0, 0.02), every B
 (gamma) from N(1, 0.02) and sets every BatchNorm offset (beta) to 0; no layer has a bias.
 
 Seeds: a model takes one integer `seed`; each layer derives its own seed from `(seed, layer path)`
-with `derive_seed`, so the same seed always gives identical weights, two layers never share a
-stream, and adding a layer does not change the weights of the others.
+with `derive_seed` (`biogans_tf.conventions`), so the same seed always gives identical weights,
+two layers never share a stream, and adding a layer does not change the weights of the others.
 """
 
 from __future__ import annotations
 
-import zlib
-
 import keras
 import numpy as np
+
+from biogans_tf.conventions import derive_seed
 
 CONV_STDDEV = 0.02
 GAMMA_MEAN = 1.0
 GAMMA_STDDEV = 0.02
-
-
-def derive_seed(seed: int, *path) -> int:
-    """Derive a 31-bit layer seed from a model seed and a layer path.
-
-    Args:
-      seed: the model's integer seed (any non-negative int).
-      *path: names / indices identifying the layer, e.g. `("green", 3, "conv")`.
-
-    Returns:
-      A non-negative int below 2**31, stable across processes and platforms (crc32, not `hash`).
-    """
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
-    key = zlib.crc32("/".join(str(p) for p in path).encode("utf-8"))
-    state = np.random.SeedSequence([int(seed), key]).generate_state(1, dtype=np.uint32)[0]
-    return int(state >> 1)
 
 
 def conv_initializer(seed: int, *path) -> keras.initializers.Initializer:

@@ -11,7 +11,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from biogans_tf.models.init import conv_initializer, derive_seed, gamma_initializer
+from biogans_tf.conventions import derive_seed
+from biogans_tf.models.generator_base import field_config
+from biogans_tf.models.init import conv_initializer, gamma_initializer
 
 _PKG = "biogans_tf"
 
@@ -34,6 +36,8 @@ class BatchNorm(keras.layers.Layer):
 
     Input/output: `[..., C]` (normally `[B, H, W, C]`), same dtype as the layer's compute dtype.
     """
+
+    CONFIG_FIELDS = ("momentum", "epsilon", "synchronized", "seed")
 
     def __init__(self, momentum=0.9, epsilon=1e-5, synchronized=False, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -88,11 +92,14 @@ class BatchNorm(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        cfg = super().get_config()
-        cfg.update(
-            momentum=self.momentum, epsilon=self.epsilon, synchronized=self.synchronized, seed=self.seed
-        )
-        return cfg
+        return {**super().get_config(), **field_config(self, self.CONFIG_FIELDS)}
+
+
+def _reference_conv(layer_class, filters, kernel_size, strides, padding, seed, name):
+    """A bias-free `layer_class` (Conv2D / Conv2DTranspose) with the reference N(0, 0.02) init."""
+    init = conv_initializer(seed, name)
+    kw = dict(strides=strides, padding=padding, use_bias=False, kernel_initializer=init, name=name)
+    return layer_class(filters, kernel_size, **kw)
 
 
 def conv_transpose(filters, kernel_size, strides, padding, seed, name):
@@ -101,28 +108,12 @@ def conv_transpose(filters, kernel_size, strides, padding, seed, name):
     Kernel layout `[kh, kw, out, in]` (PyTorch ConvTranspose2d is `[in, out, kh, kw]`). For
     `kernel_size=4, strides=2, padding="same"` it equals PyTorch `padding=1` (output = 2 x input).
     """
-    return keras.layers.Conv2DTranspose(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding=padding,
-        use_bias=False,
-        kernel_initializer=conv_initializer(seed, name),
-        name=name,
-    )
+    return _reference_conv(keras.layers.Conv2DTranspose, filters, kernel_size, strides, padding, seed, name)
 
 
 def conv(filters, kernel_size, strides, padding, seed, name):
     """A bias-free `Conv2D` with the reference N(0, 0.02) init; kernel `[kh, kw, in, out]`."""
-    return keras.layers.Conv2D(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding=padding,
-        use_bias=False,
-        kernel_initializer=conv_initializer(seed, name),
-        name=name,
-    )
+    return _reference_conv(keras.layers.Conv2D, filters, kernel_size, strides, padding, seed, name)
 
 
 @keras.saving.register_keras_serializable(package=_PKG)
@@ -143,6 +134,8 @@ class SeparableConvTranspose(keras.layers.Layer):
 
     Input `[B, h, w, in]` -> output `[B, h', w', out_red + out_green]`.
     """
+
+    CONFIG_FIELDS = ("in_red", "out_red", "out_green", "kernel_size", "strides", "padding", "seed")
 
     def __init__(self, in_red, out_red, out_green, kernel_size, strides=1, padding="valid", seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -169,17 +162,7 @@ class SeparableConvTranspose(keras.layers.Layer):
         return ops.concatenate([red, green], axis=-1)
 
     def get_config(self):
-        cfg = super().get_config()
-        cfg.update(
-            in_red=self.in_red,
-            out_red=self.out_red,
-            out_green=self.out_green,
-            kernel_size=self.kernel_size,
-            strides=self.strides,
-            padding=self.padding,
-            seed=self.seed,
-        )
-        return cfg
+        return {**super().get_config(), **field_config(self, self.CONFIG_FIELDS)}
 
 
 @keras.saving.register_keras_serializable(package=_PKG)
@@ -206,6 +189,11 @@ class StarBlock(keras.layers.Layer):
     a list of C tensors `[B, h, w, in_channels - in_red]` (or one tensor when `protein` is an int);
     returns `(red_out, greens_out)` in the same form.
     """
+
+    CONFIG_FIELDS = (
+        "in_red", "in_channels", "out_red", "out_green", "n_proteins", "kernel_size",
+        "strides", "padding", "batchnorm", "activation", "synchronized_bn", "seed",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -289,22 +277,7 @@ class StarBlock(keras.layers.Layer):
         return r, self._green(int(protein), red, greens, training)
 
     def get_config(self):
-        cfg = super().get_config()
-        cfg.update(
-            in_red=self.in_red,
-            in_channels=self.in_channels,
-            out_red=self.out_red,
-            out_green=self.out_green,
-            n_proteins=self.n_proteins,
-            kernel_size=self.kernel_size,
-            strides=self.strides,
-            padding=self.padding,
-            batchnorm=self.batchnorm,
-            activation=self.activation,
-            synchronized_bn=self.synchronized_bn,
-            seed=self.seed,
-        )
-        return cfg
+        return {**super().get_config(), **field_config(self, self.CONFIG_FIELDS)}
 
 
 def _sub(seed, name):

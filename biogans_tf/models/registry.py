@@ -1,13 +1,16 @@
 """Named architectures: one `ArchSpec` per name, and the functions the rest of the code calls.
 
-Adding an architecture = one module with its Keras model(s) + one `_register(ArchSpec(...))` line.
+Adding an architecture = one module with its generator (a registered Keras class) + one
+`register(ArchSpec(...))` line (the paper's seven are in `biogans_tf/models/archs.py`). Everything
+else (critic, critic view, output channels, data batches, evaluation views, export metadata) follows
+from the spec's `family` and `layout`.
 
-| arch | family | generator output | critic input -> output |
+| arch | family | layout: generator output | critic input -> output |
 |---|---|---|---|
-| dcgan, dcgan-sep | joint | `[B, H, W, 2]` | `[B, H, W, 2]` -> `[B]` |
-| multichannel, multichannel-sep | multichannel | `[B, H, W, 1+C]` | `[B, H, W, 1+C]` -> `[B]` |
-| star | conditional | `[B, H, W, 1+C]` | `[C, B, H, W, 2]` -> `[C, B]` |
-| independent, independent-sep | conditional | `[B, C, H, W, 2]` | `[C, B, H, W, 2]` -> `[C, B]` |
+| dcgan(-sep) | joint | two_channel: `[B, H, W, 2]` | `[B, H, W, 2]` -> `[B]` |
+| multichannel(-sep) | multichannel | multichannel: `[B, H, W, 1+C]` | `[B, H, W, 1+C]` -> `[B]` |
+| star | conditional | multichannel: `[B, H, W, 1+C]` | `[C, B, H, W, 2]` -> `[C, B]` |
+| independent(-sep) | conditional | per_protein: `[B, C, H, W, 2]` | `[C, B, H, W, 2]` -> `[C, B]` |
 """
 
 from __future__ import annotations
@@ -18,50 +21,25 @@ from collections.abc import Callable
 import keras
 from keras import ops
 
-from biogans_tf.models.critics import CriticBank, DCGANCritic
-from biogans_tf.models.dcgan import DCGANGenerator
-from biogans_tf.models.geometry import check_image_size, tower_plan
-from biogans_tf.models.independent import IndependentGenerator
-from biogans_tf.models.star import StarGenerator
+from biogans_tf.conventions import FAMILIES
+from biogans_tf.models.critic_bank import CriticBank
+from biogans_tf.models.critics import DCGANCritic
+from biogans_tf.models.tower import check_image_size, tower_plan
 
-FAMILIES = ("joint", "multichannel", "conditional")
-
-
-@dataclasses.dataclass(frozen=True)
-class ArchSpec:
-    """Description and builders of one named architecture.
-
-    Attributes:
-      name: registry name (the `--arch` flag value).
-      family: "joint" (2-channel images), "multichannel" (one `[H, W, 1+C]` image per z) or
-        "conditional" (one 2-channel image per protein, a critic per protein).
-      generator_output: layout of the generator's output (doc string, e.g. "[B, H, W, 1+C]").
-      critic_input: layout the critic takes -> gives.
-      separable: whether the red tower is isolated from green (z[:, :nz//2] drives the red).
-      make_generator: `(image_size, n_proteins, nz, ngf, red_portion, synchronized_bn, seed) -> Model`.
-      make_critic: `(image_size, n_proteins, ndf, batchnorm, synchronized_bn, seed) -> Model`.
-      view: `(generator_output, n_proteins) -> critic input`.
-      output_channels: `n_proteins -> channels on the generator output's last axis`.
-    """
-
-    name: str
-    family: str
-    generator_output: str
-    critic_input: str
-    separable: bool
-    make_generator: Callable[..., keras.Model]
-    make_critic: Callable[..., keras.Model]
-    view: Callable
-    output_channels: Callable[[int], int]
-
-
-ARCHS: dict[str, ArchSpec] = {}
-
-
-def _register(spec: ArchSpec) -> None:
-    if spec.family not in FAMILIES:
-        raise ValueError(f"ArchSpec {spec.name}: family must be one of {FAMILIES}, got {spec.family!r}")
-    ARCHS[spec.name] = spec
+# Generator output layouts: the red + one green `[B, H, W, 2]`; the red + every green of one cell
+# `[B, H, W, 1+C]`; one (red, green) pair per protein `[B, C, H, W, 2]`.
+LAYOUTS = ("two_channel", "multichannel", "per_protein")
+_LAYOUT_SHAPES = {
+    "two_channel": "[B, H, W, 2]",
+    "multichannel": "[B, H, W, 1+C]",
+    "per_protein": "[B, C, H, W, 2]",
+}
+# Which layouts each family can train on (the critic view must exist).
+_FAMILY_LAYOUTS = {
+    "joint": ("two_channel",),
+    "multichannel": ("multichannel",),
+    "conditional": ("multichannel", "per_protein"),
+}
 
 
 # --- views: generator output -> critic input -------------------------------------------------
@@ -84,106 +62,140 @@ def protein_major(x, n_proteins=None):
     return ops.transpose(x, (1, 0, 2, 3, 4))
 
 
-# --- builders ----------------------------------------------------------------------------------
-def _dcgan_g(separable, multichannel):
-    def make(image_size, n_proteins, nz, ngf, red_portion, synchronized_bn, seed):
-        return DCGANGenerator(
-            image_size=image_size,
-            nz=nz,
-            ngf=ngf,
-            n_channels=1 + n_proteins if multichannel else 2,
-            separable=separable,
-            red_portion=red_portion,
-            # multichannel-sep too: int((1 + C) * red_portion) red outputs, as the reference.
-            final_red=None,
-            synchronized_bn=synchronized_bn,
-            seed=seed,
-            name="generator",
-        )
-
-    return make
+def _two(n_proteins):
+    return 2
 
 
-def _star_g(image_size, n_proteins, nz, ngf, red_portion, synchronized_bn, seed):
-    return StarGenerator(
+def _one_plus(n_proteins):
+    return 1 + n_proteins
+
+
+# --- critics: one per family ------------------------------------------------------------------
+def _critic_kwargs(image_size, ndf, batchnorm, synchronized_bn, seed, norm) -> dict:
+    """The constructor arguments every critic takes (`DCGANCritic`, `CriticBank`)."""
+    return dict(
         image_size=image_size,
-        nz=nz,
-        ngf=ngf,
-        n_proteins=n_proteins,
-        red_portion=red_portion,
-        synchronized_bn=synchronized_bn,
-        seed=seed,
-        name="generator",
-    )
-
-
-def _independent_g(separable):
-    def make(image_size, n_proteins, nz, ngf, red_portion, synchronized_bn, seed):
-        return IndependentGenerator(
-            image_size=image_size,
-            nz=nz,
-            ngf=ngf,
-            n_proteins=n_proteins,
-            separable=separable,
-            red_portion=red_portion,
-            synchronized_bn=synchronized_bn,
-            seed=seed,
-            name="generator",
-        )
-
-    return make
-
-
-def _single_critic(multichannel):
-    def make(image_size, n_proteins, ndf, batchnorm, synchronized_bn, seed):
-        return DCGANCritic(
-            image_size=image_size,
-            n_channels=1 + n_proteins if multichannel else 2,
-            ndf=ndf,
-            batchnorm=batchnorm,
-            synchronized_bn=synchronized_bn,
-            seed=seed,
-            name="critic",
-        )
-
-    return make
-
-
-def _bank_critic(image_size, n_proteins, ndf, batchnorm, synchronized_bn, seed):
-    return CriticBank(
-        n_critics=n_proteins,
-        image_size=image_size,
-        n_channels=2,
         ndf=ndf,
         batchnorm=batchnorm,
         synchronized_bn=synchronized_bn,
         seed=seed,
+        norm=norm,
         name="critic",
     )
 
 
-_JOINT = dict(family="joint", generator_output="[B, H, W, 2]", critic_input="[B, H, W, 2] -> [B]")
-_MULTI = dict(family="multichannel", generator_output="[B, H, W, 1+C]", critic_input="[B, H, W, 1+C] -> [B]")
-_COND = dict(family="conditional", critic_input="[C, B, H, W, 2] -> [C, B]")
-_two = lambda n: 2  # noqa: E731
-_one_plus = lambda n: 1 + n  # noqa: E731
+def single_critic(image_size, n_proteins, ndf, batchnorm, synchronized_bn, seed, n_channels=2, norm="none"):
+    """One `DCGANCritic` on `[B, H, W, n_channels]` images (joint and multichannel families)."""
+    return DCGANCritic(
+        n_channels=n_channels, **_critic_kwargs(image_size, ndf, batchnorm, synchronized_bn, seed, norm)
+    )
 
-_register(ArchSpec("dcgan", **_JOINT, separable=False, make_generator=_dcgan_g(False, False),
-                   make_critic=_single_critic(False), view=_identity, output_channels=_two))  # fmt: skip
-_register(ArchSpec("dcgan-sep", **_JOINT, separable=True, make_generator=_dcgan_g(True, False),
-                   make_critic=_single_critic(False), view=_identity, output_channels=_two))  # fmt: skip
-_register(ArchSpec("multichannel", **_MULTI, separable=False, make_generator=_dcgan_g(False, True),
-                   make_critic=_single_critic(True), view=_identity, output_channels=_one_plus))  # fmt: skip
-_register(ArchSpec("multichannel-sep", **_MULTI, separable=True, make_generator=_dcgan_g(True, True),
-                   make_critic=_single_critic(True), view=_identity, output_channels=_one_plus))  # fmt: skip
-_register(ArchSpec("star", **_COND, generator_output="[B, H, W, 1+C]", separable=True, make_generator=_star_g,
-                   make_critic=_bank_critic, view=star_pairs, output_channels=_one_plus))  # fmt: skip
-_register(ArchSpec("independent", **_COND, generator_output="[B, C, H, W, 2]", separable=False,
-                   make_generator=_independent_g(False), make_critic=_bank_critic, view=protein_major,
-                   output_channels=_two))  # fmt: skip
-_register(ArchSpec("independent-sep", **_COND, generator_output="[B, C, H, W, 2]", separable=True,
-                   make_generator=_independent_g(True), make_critic=_bank_critic, view=protein_major,
-                   output_channels=_two))  # fmt: skip
+
+def multichannel_critic(image_size, n_proteins, ndf, batchnorm, synchronized_bn, seed, norm="none"):
+    """One `DCGANCritic` on `[B, H, W, 1+C]` images (multichannel family)."""
+    return single_critic(image_size, n_proteins, ndf, batchnorm, synchronized_bn, seed, 1 + n_proteins, norm)
+
+
+def bank_critic(image_size, n_proteins, ndf, batchnorm, synchronized_bn, seed, norm="none"):
+    """A `CriticBank` of C critics on `[C, B, H, W, 2]` (conditional family)."""
+    kwargs = _critic_kwargs(image_size, ndf, batchnorm, synchronized_bn, seed, norm)
+    return CriticBank(n_critics=n_proteins, n_channels=2, **kwargs)
+
+
+_FAMILY_CRITICS = {"joint": single_critic, "multichannel": multichannel_critic, "conditional": bank_critic}
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchSpec:
+    """Description and builders of one named architecture.
+
+    Only `name`, `family`, `layout`, `generator_class` and `make_generator` are needed; the other
+    fields default to what the family and layout imply.
+
+    Attributes:
+      name: registry name (the `--arch` flag value).
+      family: "joint" (2-channel images), "multichannel" (one `[H, W, 1+C]` image per z) or
+        "conditional" (one 2-channel image per protein, a critic per protein). It also names the
+        batches the data pipeline makes (`biogans_tf.data.pipeline.make_batches`).
+      layout: the generator output, one of `LAYOUTS`: "two_channel" `[B, H, W, 2]`, "multichannel"
+        `[B, H, W, 1+C]` or "per_protein" `[B, C, H, W, 2]` (channel 0 / last-axis 0 is the red).
+      generator_class: the Keras class of the generator (registered with
+        `keras.saving.register_keras_serializable`); identifies the arch of a `.keras` file that
+        carries no metadata.
+      make_generator: `(image_size, n_proteins, nz, ngf, red_portion, synchronized_bn, seed) -> Model`;
+        the model creates its weights in `build((None, nz))` (optimisers and checkpoints are made
+        from them before the first call).
+      separable: whether the red tower is isolated from green (z[:, :nz//2] drives the red).
+      identify: `generator config dict -> bool`, telling this arch from others with the same
+        `generator_class` (None: the class alone decides).
+      make_critic: `(image_size, n_proteins, ndf, batchnorm, synchronized_bn, seed[, norm]) -> Model`
+        (default: the family's critic; `norm` is passed only for `--critic_norm` other than none).
+      view: `(generator_output, n_proteins) -> critic input` (default: from family and layout).
+      output_channels: `n_proteins -> channels on the generator output's last axis` (default: from
+        the layout).
+    """
+
+    name: str
+    family: str
+    layout: str
+    generator_class: type
+    make_generator: Callable[..., keras.Model]
+    separable: bool = False
+    identify: Callable[[dict], bool] | None = None
+    make_critic: Callable[..., keras.Model] | None = None
+    view: Callable | None = None
+    output_channels: Callable[[int], int] | None = None
+
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"ArchSpec {self.name}: family must be one of {FAMILIES}, got {self.family!r}")
+        if self.layout not in _FAMILY_LAYOUTS[self.family]:
+            raise ValueError(
+                f"ArchSpec {self.name}: layout of family {self.family!r} must be one of "
+                f"{_FAMILY_LAYOUTS[self.family]}, got {self.layout!r}"
+            )
+        # Why object.__setattr__: the spec is frozen; defaults depend on family and layout.
+        if self.make_critic is None:
+            object.__setattr__(self, "make_critic", _FAMILY_CRITICS[self.family])
+        if self.view is None:
+            views = {"two_channel": _identity, "per_protein": protein_major}
+            conditional = self.family == "conditional"
+            views["multichannel"] = star_pairs if conditional else _identity
+            object.__setattr__(self, "view", views[self.layout])
+        if self.output_channels is None:
+            object.__setattr__(self, "output_channels", _one_plus if self.layout == "multichannel" else _two)
+
+    @property
+    def generator_output(self) -> str:
+        """Layout of the generator's output, e.g. "[B, H, W, 1+C]"."""
+        return _LAYOUT_SHAPES[self.layout]
+
+    @property
+    def critic_input(self) -> str:
+        """Layout the critic takes -> gives."""
+        if self.family == "conditional":
+            return "[C, B, H, W, 2] -> [C, B]"
+        return f"{self.generator_output} -> [B]"
+
+
+ARCHS: dict[str, ArchSpec] = {}
+
+
+def register(spec: ArchSpec) -> ArchSpec:
+    """Add `spec` to `ARCHS` under `spec.name` (`--arch` then accepts it); returns it.
+
+    Raises:
+      ValueError: the name is already registered (`unregister` it first).
+    """
+    if spec.name in ARCHS:
+        raise ValueError(f"arch: {spec.name!r} is already registered")
+    ARCHS[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    """Remove `name` from `ARCHS` (tests that register a temporary architecture)."""
+    ARCHS.pop(name, None)
 
 
 # --- public API --------------------------------------------------------------------------------
@@ -251,6 +263,7 @@ def build_critic(
     batchnorm: bool = False,
     synchronized_bn: bool = False,
     seed: int = 0,
+    norm: str = "none",
 ) -> keras.Model:
     """Build the critic of `arch` (a `DCGANCritic` or a `CriticBank` of C critics).
 
@@ -262,6 +275,7 @@ def build_critic(
       batchnorm: BatchNorm in the critic (GAN / WGAN); False for WGAN-GP (the default).
       synchronized_bn: cross-replica BatchNorm.
       seed: init seed.
+      norm: "none" or "spectral" (`--critic_norm`; `keras.layers.SpectralNormalization` on every conv).
 
     Returns:
       A built model taking the layout `critic_view(arch, generator_output)` gives.
@@ -270,7 +284,11 @@ def build_critic(
     image_size = check_image_size(image_size)
     tower_plan(image_size, ndf)
     _check_int("n_proteins", n_proteins, 1)
-    model = spec.make_critic(image_size, n_proteins, ndf, bool(batchnorm), bool(synchronized_bn), seed)
+    # `norm` only when asked for: an arch's own `make_critic` need not take it.
+    extra = {} if norm == "none" else {"norm": norm}
+    model = spec.make_critic(
+        image_size, n_proteins, ndf, bool(batchnorm), bool(synchronized_bn), seed, **extra
+    )
     model.build()
     return model
 
@@ -292,3 +310,20 @@ def n_output_channels(arch: str, n_proteins: int = 6) -> int:
 def family(arch: str) -> str:
     """The family of `arch`: "joint", "multichannel" or "conditional"."""
     return get_arch(arch).family
+
+
+def arch_of(model) -> str:
+    """The registry name of a generator model, from its class (and config when the class is shared).
+
+    Raises:
+      ValueError: no registered arch (or more than one) matches the model.
+    """
+    cfg = model.get_config()
+    found = [
+        spec.name
+        for spec in ARCHS.values()
+        if type(model) is spec.generator_class and (spec.identify is None or spec.identify(cfg))
+    ]
+    if len(found) != 1:
+        raise ValueError(f"cannot tell the architecture of a {type(model).__name__} (matches: {found})")
+    return found[0]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from biogans_tf.conventions import derive_seed
 from biogans_tf.models.dcgan import red_split
-from biogans_tf.models.geometry import tower_plan
-from biogans_tf.models.init import derive_seed
+from biogans_tf.models.generator_base import GeneratorBase, check_count
 from biogans_tf.models.layers import StarBlock
 
 
 @keras.saving.register_keras_serializable(package="biogans_tf")
-class StarGenerator(keras.Model):
+class StarGenerator(GeneratorBase):
     """The reference star-shaped generator (`DCGAN_G_starShaped`).
 
     `z[:, :int(nz * red_portion)]` feeds the red tower; `z[:, int(nz * red_portion):]` is the green
@@ -22,39 +22,23 @@ class StarGenerator(keras.Model):
     (and its BatchNorm) runs once per forward pass, so all proteins share the same red channel.
 
     Args:
-      image_size: `(height, width)`.
-      nz: latent size.
+      image_size, nz, synchronized_bn, seed: as `GeneratorBase` (keywords).
       ngf: base width (red + green channels of one tower's last hidden layer).
       n_proteins: number of green towers C.
       red_portion: red fraction of every hidden layer (the final layer is always 1 red, 1 green).
-      synchronized_bn: cross-replica BatchNorm statistics.
-      seed: init seed.
 
     Call: `g(z, training=False)` with z `[B, nz]` -> `[B, H, W, 1 + C]` (red first, then the greens
     in protein order). `g(z, protein=i)` or `g.generate_protein(z, i)` -> `[B, H, W, 2]` (red,
     green of protein i), computing only the red tower and tower i.
     """
 
-    def __init__(
-        self,
-        image_size=(48, 80),
-        nz=100,
-        ngf=64,
-        n_proteins=6,
-        red_portion=0.5,
-        synchronized_bn=False,
-        seed=0,
-        **kwargs,
-    ):
+    CONFIG_FIELDS = GeneratorBase.CONFIG_FIELDS + ("n_proteins",)
+
+    def __init__(self, n_proteins=6, **kwargs):
         super().__init__(**kwargs)
-        self.plan = tower_plan(image_size, ngf)
-        self.image_size, self.nz, self.ngf = self.plan.image_size, int(nz), int(ngf)
-        self.n_proteins, self.red_portion = int(n_proteins), float(red_portion)
-        self.synchronized_bn, self.seed = bool(synchronized_bn), int(seed)
-        if self.n_proteins < 1:
-            raise ValueError(f"n_proteins: expected >= 1, got {n_proteins}")
+        self.n_proteins = check_count("n_proteins", n_proteins)
         if not 0.0 < self.red_portion < 1.0:
-            raise ValueError(f"red_portion: expected a value in (0, 1), got {red_portion}")
+            raise ValueError(f"red_portion: expected a value in (0, 1), got {self.red_portion}")
         self.nz_red = red_split(self.nz, self.red_portion)
         chans = self.plan.channels
         ins = (self.nz,) + chans
@@ -106,23 +90,8 @@ class StarGenerator(keras.Model):
 
     def generate_protein(self, z, protein, training=False):
         """Images of one protein only: z `[B, nz]` -> `[B, H, W, 2]` (red, green of `protein`)."""
-        protein = int(protein)
-        if not 0 <= protein < self.n_proteins:
-            raise ValueError(f"protein: expected an index in [0, {self.n_proteins}), got {protein}")
-        red, green = self._towers(z, training, protein)
+        red, green = self._towers(z, training, self.check_protein(protein))
         return ops.concatenate([red, green], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + tuple(self.image_size) + (1 + self.n_proteins,)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "image_size": list(self.image_size),
-            "nz": self.nz,
-            "ngf": self.ngf,
-            "n_proteins": self.n_proteins,
-            "red_portion": self.red_portion,
-            "synchronized_bn": self.synchronized_bn,
-            "seed": self.seed,
-        }

@@ -1,15 +1,29 @@
 """GAN training: the `GanTrainer` keras.Model, its callbacks, checkpoints and EMA."""
 
-from biogans_tf.trainer.checkpoint import (
-    CheckpointError,
-    TrainingCheckpoints,
-    restore_generator,
-    save_keras_model,
-    variable_bag,
-)
-from biogans_tf.trainer.ema import GeneratorEma
-from biogans_tf.trainer.gan_model import GanTrainer, fixed_noise, stateless_seed
-from biogans_tf.trainer.optimizers import TorchRMSprop, make_optimizer
+import importlib
+
+# Lazy exports (PEP 562): `biogans_tf.trainer.config` (flags of `training.run`) must import without
+# TensorFlow so that `--help` stays fast; the TensorFlow-heavy modules load on first attribute use.
+# Add new exports to this table, not as imports.
+_EXPORTS = {
+    "CheckpointError": "errors",
+    "TrainingCheckpoints": "checkpoint",
+    "restore_generator": "checkpoint",
+    "variable_bag": "checkpoint",
+    "GeneratorEma": "ema",
+    "GanTrainer": "gan_model",
+    "fixed_noise": "gan_model",
+    "stateless_seed": "gan_model",
+    "TorchRMSprop": "optimizers",
+    "make_optimizer": "optimizers",
+}
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
 
 __all__ = [
     "CheckpointError",
@@ -20,7 +34,6 @@ __all__ = [
     "fixed_noise",
     "make_optimizer",
     "restore_generator",
-    "save_keras_model",
     "stateless_seed",
     "variable_bag",
 ]

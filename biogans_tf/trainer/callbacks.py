@@ -1,6 +1,8 @@
-"""Callbacks for `GanTrainer.fit`: NaN guard, progress, TensorBoard, sample grids, checkpoints.
+"""Training callbacks: NaN guard, progress, TensorBoard, sample grids, checkpoints.
 
-`fit` steps are critic updates; these callbacks act on GENERATOR iterations (the trainer's
+They run in the training loop (`biogans_tf.trainer.training_loop`) and in `GanTrainer.fit`.
+
+Loop steps are critic updates; these callbacks act on GENERATOR iterations (the trainer's
 `step`), which they detect from the `generator_updated` entry of the step logs.
 """
 
@@ -250,14 +252,3 @@ class CheckpointWriter(IterationCallback):
         step = int(self.model.step.numpy())
         if step % self.every:
             self._save()
-
-
-class StepDelay(IterationCallback):
-    """Test hook: sleeps `seconds` after each generator iteration (to kill a run mid-way)."""
-
-    def __init__(self, seconds: float):
-        super().__init__()
-        self.seconds = float(seconds)
-
-    def on_iteration_end(self, step, logs):
-        time.sleep(self.seconds)

@@ -24,16 +24,7 @@ import sys
 import keras
 import tensorflow as tf
 
-from biogans_tf.loader import write_metadata
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint could not be saved or does not fit the run it is restored into."""
-
-
-class CorruptCheckpointError(CheckpointError):
-    """A checkpoint's `.index` or `.data` file is missing, truncated or fails its checksum."""
-
+from biogans_tf.trainer.errors import CheckpointError, CorruptCheckpointError
 
 _CKPT_INDEX = re.compile(r"^ckpt-(\d+)\.index$")
 CORRUPT_PREFIX = "corrupt-"
@@ -314,27 +305,3 @@ class TrainingCheckpoints:
 
 def _step_of(prefix: str) -> int:
     return int(prefix.rsplit("-", 1)[1])
-
-
-def save_keras_model(model: keras.Model, path: str, metadata: dict | None = None) -> None:
-    """Save `model` as a `.keras` file atomically (Keras insists on the `.keras` suffix).
-
-    Args:
-        model: the Keras model.
-        path: the `.keras` file.
-        metadata: stored inside the file (`biogans_tf.loader.generator_metadata`), read back by
-            `biogans_tf.load_generator`.
-    """
-    if not path.endswith(".keras"):
-        raise ValueError(f"{path}: a Keras model file must end with .keras")
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(path)[:-6]}.tmp-{os.getpid()}.keras")
-    try:
-        model.save(tmp)
-        if metadata is not None:
-            write_metadata(tmp, metadata)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

@@ -23,11 +23,8 @@ import os
 import keras
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
-
-
-class StrategyError(ValueError):
-    """A strategy that cannot be set up (bad name, missing or invalid TF_CONFIG, batch split)."""
+from biogans_tf.conventions import STRATEGIES
+from biogans_tf.trainer.errors import StrategyError
 
 
 def _local_devices() -> list[str]:
@@ -83,6 +80,12 @@ def tf_config() -> dict:
     return value
 
 
+def is_distributed(strategy: tf.distribute.Strategy) -> bool:
+    """False for TensorFlow's default (no-op) strategy, True for any real `tf.distribute` strategy."""
+    with strategy.scope():
+        return tf.distribute.has_strategy()
+
+
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
     """True for `MultiWorkerMirroredStrategy` (collective ops across processes)."""
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
@@ -126,7 +129,7 @@ def check_batch_split(batch_size: int, strategy: tf.distribute.Strategy) -> int:
 def replica_slice(x: tf.Tensor, axis: int) -> tf.Tensor:
     """This replica's equal share of a global-batch tensor along `axis` (identity with 1 replica).
 
-    Must be called in a replica context (inside `strategy.run` / a Keras `train_step`). Replica r
+    Must be called in a replica context (inside `strategy.run`, e.g. `GanTrainer.run_step`). Replica r
     of R gets rows `[r * n / R, (r + 1) * n / R)`, matching `replica_datasets`.
     """
     ctx = tf.distribute.get_replica_context()
@@ -142,6 +145,20 @@ def replica_slice(x: tf.Tensor, axis: int) -> tf.Tensor:
     sizes = [-1] * x.shape.rank
     sizes[axis] = size
     return tf.slice(x, begin, sizes)
+
+
+def batch_axes(spec):
+    """Batch axis of each item of a training element: 1 for `[C, B, H, W, 2]`, else 0.
+
+    Args:
+        spec: a dataset's `element_spec` (a `tf.TensorSpec` or a tuple of them).
+
+    Returns:
+        An int, or a tuple of ints for a tuple element (the `batch_axes` of `replica_datasets`).
+    """
+    items = spec if isinstance(spec, tuple) else (spec,)
+    axes = tuple(1 if s.shape.rank == 5 else 0 for s in items)
+    return axes if isinstance(spec, tuple) else axes[0]
 
 
 def replica_datasets(strategy: tf.distribute.Strategy, make_dataset, batch_axes):
@@ -183,7 +200,17 @@ def replica_datasets(strategy: tf.distribute.Strategy, make_dataset, batch_axes)
 
 
 def _tf_variable(v):
-    return v._value if isinstance(v, keras.Variable) else v
+    """The `tf.Variable` behind a Keras weight (a distributed variable under a strategy).
+
+    Outside a layer call (no autocast scope) a Keras weight's public `value` IS that variable;
+    the check keeps a future Keras that returns a tensor from failing silently.
+    """
+    if not isinstance(v, keras.Variable):
+        return v
+    value = v.value
+    if not isinstance(value, tf.Variable):
+        raise TypeError(f"{v.path}: expected its value to be a tf.Variable, got {type(value).__name__}")
+    return value
 
 
 def assign_synced(updates) -> None:
@@ -206,7 +233,7 @@ def assign_synced(updates) -> None:
         # Only the per-replica `args` go through merge_call (it regroups them per replica); the
         # variables and functions are the same for every replica and come from this closure.
         for (var, fn, _), args in zip(updates, all_args, strict=True):
-            # Keras variables wrap the distributed tf.Variable (`_value`; `.value` may autocast).
+            # Keras variables wrap the distributed tf.Variable that `extended.update` needs.
             args = tuple(_tf_variable(a) for a in args)
             strategy.extended.update(
                 _tf_variable(var), lambda v, *a, f=fn: v.assign(f(v, *a)), args=args, group=False

@@ -11,9 +11,10 @@ How one generator iteration runs (the reference's WGAN-GP semantics, kept for ev
   `tf.cond`. It REUSES the fakes of this last critic step: G's forward pass was recorded on a
   tape that is resumed inside the branch, so there is no second G forward (and no extra
   BatchNorm statistics update). D(fake) is computed with the just-updated critic.
-* Under a `tf.distribute` strategy (see `biogans_tf.trainer.distribute`) the branch is chosen in
-  Python instead (two traced step functions), because MirroredStrategy cannot synchronise inside a
-  `tf.cond`; the global batch is split over replicas and the result equals the one-device step.
+* Under a `tf.distribute` strategy the branch is chosen in Python instead (two traced step
+  functions, see `biogans_tf.trainer.training_loop`), because MirroredStrategy cannot synchronise
+  inside a `tf.cond`; the global batch is split over replicas and the result equals the
+  one-device step. `fit` therefore trains on one device only; the training loop does both.
 * Critics without BatchNorm (WGAN-GP) score real and fake in ONE call on their concatenation.
 * So `fit` steps count critic updates and `step` counts generator iterations (the reference's
   `netG_iter`); `GanLoss.total_critic_steps(a, b)` maps one to the other. The data pipeline is
@@ -23,11 +24,11 @@ How one generator iteration runs (the reference's WGAN-GP semantics, kept for ev
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import keras
 import tensorflow as tf
 
+from biogans_tf.conventions import stateless_seed
 from biogans_tf.losses.base import GanLoss
 from biogans_tf.losses.registry import get_loss
 from biogans_tf.losses.wgan_gp import interpolation_eps
@@ -39,15 +40,6 @@ from biogans_tf.trainer.ema import GeneratorEma
 _PURPOSE_Z = 1
 _PURPOSE_EPS = 2
 _PURPOSE_FIXED = 3
-_SEED_SALT = 0x0B10_6A25  # separates trainer streams from the data pipeline's
-
-
-def stateless_seed(seed: int, *path) -> tf.Tensor:
-    """A `[2]` int64 stateless seed derived from `seed` and a path of ints/int tensors."""
-    s = tf.constant([int(seed), _SEED_SALT], tf.int64)
-    for p in path:
-        s = tf.random.experimental.stateless_fold_in(s, tf.cast(p, tf.int64))
-    return s
 
 
 def fixed_noise(seed: int, n: int, nz: int) -> tf.Tensor:
@@ -56,7 +48,7 @@ def fixed_noise(seed: int, n: int, nz: int) -> tf.Tensor:
 
 
 class GanTrainer(keras.Model):
-    """Generator + critic + loss + two optimisers, trained with `model.fit`.
+    """Generator + critic + loss + two optimisers, trained by `training_loop.train_loop` (or `fit`).
 
     Args:
         generator: `G(z, training)`, z float32 `[B, nz]` -> images (layout by architecture).
@@ -69,11 +61,9 @@ class GanTrainer(keras.Model):
             `critic_view`); identity by default.
         ema_generator: optional second generator kept as an EMA of `generator`.
         ema_decay: EMA decay.
-        debug_nan_at: test hook; at this generator iteration the real batch is poisoned with NaN
-            (-1 = off).
 
-    Data: `fit` elements are the critic's real input, `[B, H, W, ch]` or `[C, B, H, W, 2]`, or a
-    tuple whose first item is that (joint batches come as `(images, labels)`).
+    Data: training-loop (and `fit`) elements are the critic's real input, `[B, H, W, ch]` or
+    `[C, B, H, W, 2]`, or a tuple whose first item is that (joint batches come as `(images, labels)`).
     """
 
     def __init__(
@@ -88,7 +78,6 @@ class GanTrainer(keras.Model):
         view_fn=None,
         ema_generator: keras.Model | None = None,
         ema_decay: float = 0.999,
-        debug_nan_at: int = -1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -101,7 +90,6 @@ class GanTrainer(keras.Model):
         self.view_fn = view_fn or (lambda x: x)
         self.ema_generator = ema_generator
         self.ema = GeneratorEma(generator, ema_generator, ema_decay) if ema_generator is not None else None
-        self.debug_nan_at = int(debug_nan_at)
         # Counters (int64, checkpointed): generator iterations done, critic updates done (= data
         # position), critic updates done inside the current iteration.
         # Under a strategy every replica holds the same counters (first replica's update kept) and
@@ -175,51 +163,26 @@ class GanTrainer(keras.Model):
         return distribute.replica_slice(eps, axis)
 
     def train_step(self, data):
-        """One critic update, and the generator update when it is due (in a `tf.cond`)."""
-        return self._step(data, None)
+        """Keras' one-device `fit` step: `run_step` with the generator update in a `tf.cond`."""
+        return self.run_step(data, None)
 
-    def make_train_function(self, force=False):
-        """Keras' step function; under a tf.distribute strategy, one per kind of step.
+    def run_step(self, data, generator_update=None):
+        """One critic update, and the generator update when it is due.
 
-        `MirroredStrategy` cannot synchronise (apply_gradients, synced BatchNorm) inside a
-        `tf.cond`, so under a strategy two functions are traced (critic only; critic + generator)
-        and Python picks one per fit step from the counters, which every worker reads alike.
-        Without a strategy the single `tf.cond` step is kept (one trace).
+        Runs in a replica context (inside `strategy.run`, or plainly on one device).
+
+        Args:
+            data: the critic's real batch (`[B, H, W, ch]` or `[C, B, H, W, 2]`, this replica's
+                share), or a tuple whose first item is that.
+            generator_update: None: decide in the graph (`tf.cond`, one device only); True/False:
+                known in Python (the training loop's choice under a strategy).
+
+        Returns:
+            Scalar logs: d_loss, g_loss, gp, wdist, step (generator iterations done) and
+            generator_updated (int32 0/1).
         """
-        if self.train_function is not None and not force:
-            return self.train_function
-        if self._distribute_strategy is None or self.steps_per_execution != 1:
-            return super().make_train_function(force=force)
-        fns = {
-            flag: self._make_function(functools.partial(self._step, generator_update=flag))
-            for flag in (False, True)
-        }
-
-        def function(iterator):
-            due = int(self.critic_in_iter.numpy()) + 1 >= self.gan_loss.critic_steps(int(self.step.numpy()))
-            return fns[due](iterator)
-
-        self.train_function = function
-        return function
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        """No-op: the nets are built by their builders and the optimisers by `compile`.
-
-        Under a strategy Keras' version pulls a batch from the distributed iterator only to build
-        shapes, and under MultiWorkerMirroredStrategy its eager cross-worker reduce of that batch
-        fails; there is nothing left to build here.
-        """
-        del iterator, data_batch
-
-    def _step(self, data, generator_update):
-        """The step; `generator_update` None = decide in the graph, True/False = known in Python."""
         real = data[0] if isinstance(data, tuple | list) else data
-        real = tf.convert_to_tensor(real)
-        if self.debug_nan_at >= 0:
-            poison = tf.equal(self.step, self.debug_nan_at)
-            real = tf.where(poison, tf.fill(tf.shape(real), float("nan")), real)
         critic_step = self.critic_step.read_value()
-        loss = self.gan_loss
         ctx = tf.distribute.get_replica_context()
         # Custom-step gradients are summed over replicas: scale each replica's loss by 1/R.
         inv_replicas = 1.0 / (1 if ctx is None else ctx.num_replicas_in_sync)
@@ -228,10 +191,33 @@ class GanTrainer(keras.Model):
         z = self._draw_z(critic_step)
         with tf.GradientTape() as g_tape:
             fake = self.view_fn(self.generator(z, training=True))
-        fake_sg = tf.stop_gradient(fake)
-        real = tf.cast(real, fake.dtype)
+        real = tf.cast(tf.convert_to_tensor(real), fake.dtype)
+        d_loss, gp, wdist = self._update_critic(real, tf.stop_gradient(fake), critic_step, inv_replicas)
+        self.critic_step.assign_add(1)
+        self.critic_in_iter.assign_add(1)
 
-        # Critic update.
+        def update_generator():
+            return self._update_generator(g_tape, fake, inv_replicas)
+
+        if generator_update is None:
+            do_g = self.critic_in_iter >= self.gan_loss.critic_steps_tf(self.step)
+            g_loss = tf.cond(do_g, update_generator, lambda: self.last_g_loss.read_value())
+        elif generator_update:
+            do_g, g_loss = tf.constant(True), update_generator()
+        else:
+            do_g, g_loss = tf.constant(False), self.last_g_loss.read_value()
+        return {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "gp": gp,
+            "wdist": wdist,
+            "step": self.step.read_value(),
+            "generator_updated": tf.cast(do_g, tf.int32),
+        }
+
+    def _update_critic(self, real, fake_sg, critic_step, inv_replicas):
+        """One critic update on `real` vs the gradient-stopped `fake_sg`; returns (d_loss, gp, wdist)."""
+        loss = self.gan_loss
         with tf.GradientTape() as d_tape:
             real_scores, fake_scores = self._critic_real_fake(real, fake_sg)
             d_core = loss.critic_loss(real_scores, fake_scores)
@@ -253,44 +239,22 @@ class GanTrainer(keras.Model):
         if loss.clip:
             c = float(loss.clip)
             distribute.assign_synced((v, lambda w: tf.clip_by_value(w, -c, c), ()) for v in d_vars)
-        wdist = loss.score_gap(real_scores, fake_scores)
+        return d_loss, gp, loss.score_gap(real_scores, fake_scores)
 
-        self.critic_step.assign_add(1)
-        self.critic_in_iter.assign_add(1)
-
-        def update_generator():
-            with g_tape:  # resume recording on the tape that holds G's forward pass
-                g_loss = loss.generator_loss(self.critic(fake, training=True))
-                g_scaled = self.g_optimizer.scale_loss(g_loss * inv_replicas)
-            g_vars = self.generator.trainable_variables
-            g_grads = g_tape.gradient(g_scaled, g_vars)
-            self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=False))
-            if self.ema is not None:
-                self.ema.update()
-            self.last_g_loss.assign(g_loss)
-            self.step.assign_add(1)
-            self.critic_in_iter.assign(0)
-            return tf.identity(g_loss)
-
-        if generator_update is None:
-            do_g = self.critic_in_iter >= loss.critic_steps_tf(self.step)
-            g_loss = tf.cond(do_g, update_generator, lambda: self.last_g_loss.read_value())
-        elif generator_update:
-            do_g, g_loss = tf.constant(True), update_generator()
-        else:
-            do_g, g_loss = tf.constant(False), self.last_g_loss.read_value()
-        logs = {
-            "d_loss": d_loss,
-            "g_loss": g_loss,
-            "gp": gp,
-            "wdist": wdist,
-            "step": self.step.read_value(),
-            "generator_updated": tf.cast(do_g, tf.int32),
-        }
-        if distribute.is_multi_worker(self.distribute_strategy):
-            # Keras' cross-worker reduction fails on scalars (tensorflow#72388): report rank 1.
-            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
-        return logs
+    def _update_generator(self, g_tape, fake, inv_replicas):
+        """The generator update on the fakes of the last critic step; returns g_loss."""
+        with g_tape:  # resume recording on the tape that holds G's forward pass
+            g_loss = self.gan_loss.generator_loss(self.critic(fake, training=True))
+            g_scaled = self.g_optimizer.scale_loss(g_loss * inv_replicas)
+        g_vars = self.generator.trainable_variables
+        g_grads = g_tape.gradient(g_scaled, g_vars)
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=False))
+        if self.ema is not None:
+            self.ema.update()
+        self.last_g_loss.assign(g_loss)
+        self.step.assign_add(1)
+        self.critic_in_iter.assign(0)
+        return tf.identity(g_loss)
 
     def _critic_real_fake(self, real, fake):
         """Critic scores of the real and the (gradient-stopped) fake batch.
@@ -343,7 +307,6 @@ class GanTrainer(keras.Model):
             "batch_size": self.batch_size,
             "seed": self.seed,
             "ema_decay": self.ema.decay if self.ema is not None else 0.999,
-            "debug_nan_at": self.debug_nan_at,
         }
 
     @classmethod

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from biogans_tf.data.errors import DataError
-from biogans_tf.data.lin import find_splits, load_lin, natural_key
+from biogans_tf.data.lin import find_splits, load_lin
+from biogans_tf.data.store import natural_key
 from tests.data.lin_fixtures import make_lin, zip_folder
 
 

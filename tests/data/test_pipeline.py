@@ -6,18 +6,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from biogans_tf.conventions import to_model_range_tf, to_uint8_tf
 from biogans_tf.data.cellset import CellSet
 from biogans_tf.data.errors import DataError
 from biogans_tf.data.neighbours import Neighbours, mine_neighbours
 from biogans_tf.data.pipeline import (
     conditional_batches,
     eval_batches,
-    from_unit,
     joint_batches,
     make_batches,
     multichannel_batches,
     steps_per_epoch,
-    to_unit,
 )
 
 H, W = 6, 8
@@ -54,10 +53,10 @@ def _variants(img):
 
 def test_unit_scaling_round_trip():
     x = np.arange(256, dtype=np.uint8)
-    u = to_unit(x).numpy()
+    u = to_model_range_tf(x).numpy()
     assert u.dtype == np.float32 and u[0] == -1.0 and u[-1] == 1.0
     np.testing.assert_allclose(u, x / 255 * 2 - 1, atol=1e-7)
-    np.testing.assert_array_equal(from_unit(u).numpy(), x)
+    np.testing.assert_array_equal(to_uint8_tf(u).numpy(), x)
 
 
 def test_joint_epochs_without_replacement_and_content():
@@ -77,7 +76,7 @@ def test_joint_epochs_without_replacement_and_content():
     for x, labels in batches:
         ids = _ids(x)
         np.testing.assert_array_equal(labels, cells.labels[ids])
-        np.testing.assert_allclose(x, to_unit(cells.images[ids]).numpy())
+        np.testing.assert_allclose(x, to_model_range_tf(cells.images[ids]).numpy())
     other = np.concatenate([_ids(x) for x, _ in _take(joint_batches(cells, 5, seed=4, flips=False), 4)])
     assert not np.array_equal(other, epochs[0])
 
@@ -93,7 +92,7 @@ def test_flips_are_per_image_and_balanced():
     seen = np.zeros(4, int)
     for x, _ in _take(joint_batches(cells, 8, seed=1), 25):
         for img, i in zip(x, _ids(x), strict=False):
-            source = to_unit(cells.images[i]).numpy()
+            source = to_model_range_tf(cells.images[i]).numpy()
             matches = [np.allclose(img, v) for v in _variants(source)]
             assert sum(matches) == 1
             seen[matches.index(True)] += 1
@@ -129,7 +128,7 @@ def test_conditional_batches_per_protein_streams():
         ids = _ids(x)  # [C, B]
         for p in range(3):
             assert (cells.labels[ids[p]] == p).all()
-        np.testing.assert_allclose(x, to_unit(cells.images[ids]).numpy())
+        np.testing.assert_allclose(x, to_model_range_tf(cells.images[ids]).numpy())
     # Protein 0 has 7 images: epochs of 2 steps (6 images), no repeat within an epoch.
     for e in range(3):
         ids = np.concatenate([_ids(batches[2 * e + s])[0] for s in range(2)])
@@ -145,7 +144,7 @@ def test_multichannel_channels_follow_the_neighbours():
     nb = mine_neighbours(cells, k=3)
     ds = multichannel_batches(cells, nb, 4, seed=5, flips=False, pick="nearest")
     assert ds.element_spec.shape == (4, H, W, 4)
-    greens = to_unit(cells.images[..., 1]).numpy()
+    greens = to_model_range_tf(cells.images[..., 1]).numpy()
     for x in _take(ds, 4):
         for img, i in zip(x, _ids(x), strict=False):
             p = cells.labels[i]
@@ -166,7 +165,9 @@ def test_multichannel_channels_follow_the_neighbours():
                 ]
                 assert ranks
                 used.update(ranks)
-            stacked = np.concatenate([to_unit(cells.images[i, ..., :1]).numpy(), greens[i][..., None]], -1)
+            stacked = np.concatenate(
+                [to_model_range_tf(cells.images[i, ..., :1]).numpy(), greens[i][..., None]], -1
+            )
             assert any(np.allclose(img[..., [0, 1 + p]], v) for v in _variants(stacked))
     assert len(used) > 1
 
@@ -190,7 +191,7 @@ def test_multichannel_random_neighbours_red_mask_and_resume():
     cells = _masked_cells()
     nb = mine_neighbours(cells, k=5)
     mask = cells.images[..., 0] > 0
-    greens = to_unit(cells.images[..., 1]).numpy()
+    greens = to_model_range_tf(cells.images[..., 1]).numpy()
     batches = _take(multichannel_batches(cells, nb, 4, seed=3), 18)  # 3 epochs of 6 steps
     ranks_of = {}
     for x in batches:
@@ -252,7 +253,7 @@ def test_eval_batches_file_order_and_partial_batch():
     assert [int(x.shape[0]) for x, _ in batches] == [10, 10, 4]
     x = np.concatenate([np.asarray(b[0]) for b in batches])
     labels = np.concatenate([np.asarray(b[1]) for b in batches])
-    np.testing.assert_array_equal(x, to_unit(cells.images).numpy())
+    np.testing.assert_array_equal(x, to_model_range_tf(cells.images).numpy())
     np.testing.assert_array_equal(labels, cells.labels)
 
 

@@ -229,7 +229,7 @@ def _features(images):
 
 def test_proteins_are_separable_and_similar_pairs_are_close():
     n = 40
-    proteins = S.PROTEINS
+    proteins = S.SIM_PROTEINS
     feats = {p: _features(S.simulate(p, n, seed=21)[0]) for p in proteins}
     allf = np.concatenate(list(feats.values()))
     mu, sd = allf.mean(0), allf.std(0) + 1e-6

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from biogans_tf import conventions
 from biogans_tf.data import sources
 from biogans_tf.data.errors import DataError
 from tests.data.lin_fixtures import make_lin, zip_folder
@@ -12,7 +13,7 @@ from tests.data.lin_fixtures import make_lin, zip_folder
 def test_sim_defaults_and_counts():
     pytest.importorskip("biogans_tf.data.simulator")
     cs = sources.load("sim:3", "test", seed=1)
-    assert cs.proteins == sources.PAPER_PROTEINS and len(cs) == 18
+    assert cs.proteins == conventions.PAPER_PROTEINS and len(cs) == 18
     again = sources.load("sim:3", "test", seed=1)
     np.testing.assert_array_equal(cs.images, again.images)  # same seed, same cells
     other = sources.load("sim:3", "test", seed=2, proteins=["Tea4", "Alp14"])
@@ -69,7 +70,7 @@ def test_describe_lin_is_cheap_and_complete(tmp_path):
 def test_describe_sim():
     pytest.importorskip("biogans_tf.data.simulator")
     desc = sources.describe("sim:5")
-    assert desc["splits"]["test"]["total"] == 30 and desc["proteins"] == list(sources.PAPER_PROTEINS)
+    assert desc["splits"]["test"]["total"] == 30 and desc["proteins"] == list(conventions.PAPER_PROTEINS)
     assert sources.describe("sim")["splits"]["train"]["proteins"]["Alp14"] == 1000
 
 

@@ -81,7 +81,7 @@ def test_lin_missing_manual_data_is_a_data_error(tmp_path):
 
 def test_sim_protein_list_matches_simulator():
     simulator = pytest.importorskip("biogans_tf.data.simulator")
-    assert SIM_PROTEINS == tuple(simulator.PROTEINS)
+    assert SIM_PROTEINS == tuple(simulator.SIM_PROTEINS)
 
 
 def test_lin_synthetic_tiny_config_matches_simulator(tmp_path):

@@ -4,7 +4,8 @@
 
 Trains the same tiny GAN for STEPS fit steps twice from the same seeds: on one device and under
 `MirroredStrategy` over 2 logical CPU devices (global batch split 2 x 2), through the real
-`training.train` helpers (synchronized BatchNorm, per-replica data pieces, sliced z/eps). Writes
+`biogans_tf.trainer.setup` builder and training loop (synchronized BatchNorm, per-replica data
+pieces, sliced z/eps). Writes
 for each ARCH:GAN the largest absolute weight difference per model, the logged losses of both runs
 and the counters.
 """
@@ -26,9 +27,10 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from biogans_tf.data import pipeline  # noqa: E402
 from biogans_tf.models import registry  # noqa: E402
 from biogans_tf.trainer import distribute  # noqa: E402
+from biogans_tf.trainer.config import resolve  # noqa: E402
+from biogans_tf.trainer.setup import build_trainer  # noqa: E402
+from biogans_tf.trainer.training_loop import train_loop  # noqa: E402
 from tests.trainer.util import PROTEINS, SIZE, Recorder, cells  # noqa: E402
-from training.config import resolve  # noqa: E402
-from training.train import _batch_axes, build_trainer  # noqa: E402
 
 
 @functools.cache
@@ -38,24 +40,9 @@ def _strategy(name):
 
 
 def run(arch, gan, steps, strategy_name):
-    cfg = resolve(
-        dict(
-            arch=arch,
-            gan=gan,
-            image_size=SIZE,
-            proteins=PROTEINS,
-            nz=16,
-            ngf=8,
-            ndf=8,
-            batch_size=4,
-            n_critic=2,
-            n_critic_burst=0,
-            strategy=strategy_name,
-            logdir="unused",
-            ema=True,
-            ema_decay=0.5,
-        )
-    )
+    tiny = dict(image_size=SIZE, proteins=PROTEINS, nz=16, ngf=8, ndf=8, batch_size=4, logdir="unused")
+    schedule = dict(n_critic=2, n_critic_burst=0, ema=True, ema_decay=0.5)
+    cfg = resolve(dict(tiny, **schedule, arch=arch, gan=gan, strategy=strategy_name))
     strategy = _strategy(strategy_name)
     trainer = build_trainer(cfg, len(PROTEINS), strategy)
     family = registry.family(arch)
@@ -63,9 +50,11 @@ def run(arch, gan, steps, strategy_name):
     def make_dataset():
         return pipeline.make_batches(family, cells(), cfg.batch_size, cfg.seed)
 
-    ds = distribute.replica_datasets(strategy, make_dataset, _batch_axes(make_dataset().element_spec))
+    ds = distribute.replica_datasets(
+        strategy, make_dataset, distribute.batch_axes(make_dataset().element_spec)
+    )
     rec = Recorder()
-    trainer.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, callbacks=[rec])
+    train_loop(trainer, ds, steps, [rec], strategy)
     weights = {
         name: [np.array(v) for v in m.weights]
         for name, m in (

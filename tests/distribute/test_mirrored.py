@@ -1,7 +1,7 @@
 """MirroredStrategy on 2 logical CPU devices: one training run equals the single-device run.
 
 Both runs use the same seeds and the same GLOBAL batch of 4 (2 per replica under the strategy),
-through `training.train.build_trainer` and `distribute.replica_datasets`. Tolerance: every weight
+through `biogans_tf.trainer.setup.build_trainer` and `distribute.replica_datasets`. Tolerance: every weight
 (generator, critic, EMA generator) within 1e-5 absolute after 4 critic updates / 2 generator
 updates (measured: ~1e-7, float32 rounding of the cross-replica sums), and every logged loss within
 1e-5 relative. The probe runs in a subprocess because logical devices must be configured before

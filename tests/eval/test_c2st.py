@@ -1,5 +1,6 @@
 """C2ST: score with the penalty (same <= ~0, different >> 0), fresh fakes, flips, critics, stacking."""
 
+import dataclasses
 import re
 
 import numpy as np
@@ -8,7 +9,9 @@ import tensorflow as tf
 
 from biogans_tf.data.cellset import CellSet
 from biogans_tf.eval import c2st_tables
-from biogans_tf.eval.c2st import C2STSettings, GeneratorFakes, StackedCritic, c2st, median_mad, run_c2st
+from biogans_tf.eval.c2st import C2STSettings, c2st, median_mad, run_c2st
+from biogans_tf.eval.c2st_bank import stacked_critic
+from biogans_tf.eval.fakes import GeneratorFakes
 
 
 def _noise_cells(mean, n, seed, size=(16, 32)):
@@ -140,12 +143,12 @@ def test_stacked_equals_sequential_for_same_seeds():
 
 def test_stacked_critic_matches_per_critic_evaluation():
     keys = [11, 12, 13]
-    bank = StackedCritic(keys, (16, 32), 2, ndf=4)
+    bank = stacked_critic(keys, (16, 32), 2, ndf=4)
     x = np.random.default_rng(0).uniform(-1, 1, (3, 5, 16, 32, 2)).astype(np.float32)
     out = bank(x).numpy()
     assert out.shape == (3, 5)
     for i, k in enumerate(keys):
-        single = StackedCritic([k], (16, 32), 2, ndf=4)
+        single = stacked_critic([k], (16, 32), 2, ndf=4)
         np.testing.assert_allclose(out[i], single(x[i : i + 1]).numpy()[0], rtol=1e-5, atol=1e-6)
     # Critics differ (independent initial weights).
     assert not np.allclose(out[0], out[1])
@@ -196,3 +199,16 @@ def test_real_vs_real_table_layout(tmp_path):
     assert text.splitlines()[0] == "| train \\ test | Dark | Bright |" and "±" in text
     c2st_tables.matrix_figure(str(tmp_path / "t1.png"), res)
     assert (tmp_path / "t1.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_both_critic_bank_strategies_give_the_same_c2st():
+    # C2ST runs `loop` (measured faster on CPU); `grouped` convolutions are the same critics.
+    a, b = _noise_cells(80, 16, 3), _noise_cells(120, 16, 4)
+    settings = C2STSettings(n_splits=2, steps=6, batch_size=4, ndf=4, seed=1, eval_batch=8)
+    loop, grouped = c2st(a, b, settings), c2st(a, b, settings, execution="grouped")
+    np.testing.assert_allclose(loop["scores"], grouped["scores"], rtol=1e-4, atol=1e-6)
+    for critic in ("wgan", "gan"):  # the optimiser factory's RMSProp (+ clipping) and Adam
+        s = dataclasses.replace(settings, critic=critic)
+        np.testing.assert_allclose(
+            c2st(a, b, s)["scores"], c2st(a, b, s, execution="grouped")["scores"], atol=1e-5
+        )

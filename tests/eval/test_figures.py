@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from biogans_tf.eval import c2st_tables, joint
-from biogans_tf.eval.reconstruction import figure5
+from biogans_tf.eval.reconstruction_report import figure5
 
 
 def _pairs(n, seed):

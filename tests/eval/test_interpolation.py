@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from biogans_tf.data.simulator import simulate
-from biogans_tf.eval import cell_stats, interpolation
+from biogans_tf.eval import cell_stats, endpoints, interpolation
 from biogans_tf.eval.runs import GeneratorRun
 from biogans_tf.models import build_generator
 from biogans_tf.models.registry import get_arch
@@ -53,7 +53,7 @@ def test_monotonicity_score_definition():
 
 def test_biology_check_on_a_simulated_cell_cycle(cells):
     images, meta = cells
-    i0, i1 = interpolation.pick_endpoints(meta)
+    i0, i1 = endpoints.pick_endpoints(meta)
     assert meta[i0]["stage"] == "monopolar" and meta[i1]["stage"] == "septating"
     assert meta[i0]["length_px"] < meta[i1]["length_px"]
     # Real cells ordered by cell-cycle phase play the role of a perfect interpolation.
@@ -68,7 +68,30 @@ def test_biology_check_on_a_simulated_cell_cycle(cells):
 
 def test_pick_endpoints_needs_both_stages():
     with pytest.raises(ValueError, match="monopolar and a septating"):
-        interpolation.pick_endpoints([{"stage": "bipolar", "length_px": 50}])
+        endpoints.pick_endpoints([{"stage": "bipolar", "length_px": 50}])
+
+
+def test_one_endpoint_rule_for_metadata_and_measurement(cells):
+    """Metadata and measured masks pick with the same rule: shortest young, longest dividing, ties low."""
+    assert endpoints.choose_endpoints([5, 3, 3, 9, 9], [1, 1, 1, 0, 0], [0, 0, 0, 1, 1], "x") == (1, 3)
+    with pytest.raises(ValueError, match="^no young$"):
+        endpoints.choose_endpoints([5, 3], [0, 0], [1, 1], "no young")
+    images, meta = cells
+    # The reference implementation pick_endpoints had before it moved here (min/max over the stages).
+    young = [i for i, m in enumerate(meta) if m["stage"] == "monopolar"]
+    old = [i for i, m in enumerate(meta) if m["stage"] == "septating"]
+    want = (
+        min(young, key=lambda i: (meta[i]["length_px"], i)),
+        max(old, key=lambda i: (meta[i]["length_px"], -i)),
+    )
+    assert endpoints.pick_endpoints(meta) == want
+    i0, i1 = endpoints.measured_endpoints(images, "Tea1")
+    masks = cell_stats.cell_masks(images[..., 0])
+    sept = cell_stats.has_septum(images[..., 0], masks)
+    assert not sept[i0] and sept[i1]
+    assert cell_stats.cell_lengths(masks)[i0] < cell_stats.cell_lengths(masks)[i1]
+    with pytest.raises(ValueError, match="with and without a septum for Tea1"):
+        endpoints.measured_endpoints(images[sept], "Tea1")
 
 
 @pytest.mark.parametrize("arch,tiles", [("star", 2), ("multichannel", 2), ("dcgan", 1), ("independent", 2)])

@@ -7,6 +7,7 @@ from scipy import stats
 
 from biogans_tf.data.cellset import CellSet
 from biogans_tf.eval import reconstruction as rec
+from biogans_tf.eval import reconstruction_report as report
 from biogans_tf.eval.runs import GeneratorRun
 from biogans_tf.models import build_generator
 
@@ -39,7 +40,7 @@ def test_prior_nll_matches_scipy():
 
 
 def test_table3_rows_and_markdown():
-    rows = rec.table3_rows(
+    rows = report.table3_rows(
         {"regular": {"l2": np.array([0.1, 0.2, 0.4]), "nll": np.array([140.0, 150.0, 141.0])}},
         nn_l2=np.array([0.3, 0.3]),
         prior=np.array([140.0, 142.0, 150.0]),
@@ -47,7 +48,7 @@ def test_table3_rows_and_markdown():
     assert [r["method"] for r in rows] == ["regular", "nearest training cell", "prior N(0, I) draws"]
     assert rows[0]["l2"] == {"median": 0.2, "mad": 0.1, "n": 3}
     assert rows[1]["nll"] is None and rows[2]["l2"] is None
-    text = rec.format_table3(rows, "T3")
+    text = report.format_table3(rows, "T3")
     assert (
         "| regular | 0.2000 ± 0.1000 | 141.0 ± 1.0 |" in text
         and "| nearest training cell | 0.3000 ± 0.0000 | — |" in text

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from biogans_tf.models import ARCHS, build_critic, build_generator, critic_view, family, n_output_channels
-from biogans_tf.models.geometry import tower_plan
 from biogans_tf.models.init import reference_init
+from biogans_tf.models.tower import tower_plan
 
 TINY = dict(image_size=(16, 32), ngf=8, n_proteins=3)
 C = 3
@@ -230,3 +230,45 @@ def test_clear_errors(kwargs, flag):
     if flag in ("arch", "image_size"):
         with pytest.raises(ValueError, match=flag):
             build_critic(arch, **{k: v for k, v in kwargs.items() if k == "image_size"})
+
+
+def test_spec_fields_follow_family_and_layout():
+    from biogans_tf.models import LAYOUTS, get_arch
+
+    assert {a: ARCHS[a].layout for a in ARCHS} == {
+        "dcgan": "two_channel", "dcgan-sep": "two_channel", "multichannel": "multichannel",
+        "multichannel-sep": "multichannel", "star": "multichannel", "independent": "per_protein",
+        "independent-sep": "per_protein",
+    }  # fmt: skip
+    assert set(LAYOUTS) == {"two_channel", "multichannel", "per_protein"}
+    assert get_arch("star").generator_output == "[B, H, W, 1+C]"
+    assert get_arch("star").critic_input == "[C, B, H, W, 2] -> [C, B]"
+    assert get_arch("multichannel").critic_input == "[B, H, W, 1+C] -> [B]"
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_arch_of_tells_every_generator_apart(arch):
+    from biogans_tf.models import arch_of
+
+    assert arch_of(build_generator(arch, **TINY)) == arch
+
+
+def test_register_and_unregister():
+    from biogans_tf.models import ArchSpec, DCGANGenerator, get_arch, register, unregister
+
+    spec = ArchSpec("test-joint", family="joint", layout="two_channel", generator_class=DCGANGenerator,
+                    make_generator=ARCHS["dcgan"].make_generator)  # fmt: skip
+    register(spec)
+    try:
+        assert get_arch("test-joint") is spec and family("test-joint") == "joint"
+        assert n_output_channels("test-joint", 5) == 2
+        with pytest.raises(ValueError, match="already registered"):
+            register(spec)
+        g = build_generator("test-joint", **TINY)
+        assert tuple(critic_view("test-joint", g(_z(1))).shape) == (1, 16, 32, 2)
+    finally:
+        unregister("test-joint")
+    assert "test-joint" not in ARCHS
+    with pytest.raises(ValueError, match="layout"):
+        ArchSpec("bad", family="joint", layout="per_protein", generator_class=DCGANGenerator,
+                 make_generator=ARCHS["dcgan"].make_generator)  # fmt: skip

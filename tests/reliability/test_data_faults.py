@@ -2,7 +2,7 @@
 
 Real files and real subprocesses: a zip member failing its CRC check, a broken symbolic link,
 links back to the root (a loop), and a simulator size it cannot render, through
-`biogans_tf.data.inspect`, `biogans_tf.data.neighbours` and `training.run`.
+`biogans_tf.data.inspection`, `biogans_tf.data.neighbours` and `training.run`.
 """
 
 import os
@@ -59,9 +59,9 @@ def damaged(tmp_path):
 
 def test_inspect_and_neighbours_name_the_damaged_file(damaged, tmp_path):
     zpath, member, folder, link = damaged
-    p = _cli("biogans_tf.data.inspect", [zpath, "--verify"])
+    p = _cli("biogans_tf.data.inspection", [zpath, "--verify"])
     _one_line_error(p, member, "CRC")
-    p = _cli("biogans_tf.data.inspect", [folder, "--verify"])
+    p = _cli("biogans_tf.data.inspection", [folder, "--verify"])
     _one_line_error(p, link, "broken symbolic link")
     out = str(tmp_path / "nn.npz")
     p = _cli("biogans_tf.data.neighbours", ["--data", zpath, "--out", out, "--k", "1"])
@@ -85,14 +85,14 @@ def test_symlink_loop_does_not_hang_inspect(tmp_path):
     make_lin(tmp_path, cells=(1,))
     os.symlink(tmp_path, tmp_path / "train" / "loop1")
     os.symlink(tmp_path, tmp_path / "train" / "loop2")
-    p = _cli("biogans_tf.data.inspect", [str(tmp_path), "--verify"], timeout=90)
+    p = _cli("biogans_tf.data.inspection", [str(tmp_path), "--verify"], timeout=90)
     _one_line_error(p, "symbolic link loop", tmp_path / "train")
 
 
 def test_simulator_size_it_cannot_render(tmp_path):
-    p = _cli("biogans_tf.data.inspect", ["sim", "--image_size", "48x81", "--verify"])
+    p = _cli("biogans_tf.data.inspection", ["sim", "--image_size", "48x81", "--verify"])
     _one_line_error(p, "image_size", "even width", "81")
-    p = _cli("biogans_tf.data.inspect", ["sim", "--image_size", "48x81"])
+    p = _cli("biogans_tf.data.inspection", ["sim", "--image_size", "48x81"])
     _one_line_error(p, "image_size", "even width")
     out = str(tmp_path / "nn.npz")
     p = _cli("biogans_tf.data.neighbours", ["--data", "sim:2", "--image_size", "25x41", "--out", out])

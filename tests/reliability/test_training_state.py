@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from training.config import ConfigError, resolve
+from biogans_tf.trainer.config import ConfigError, resolve
 from training.train import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -4,7 +4,8 @@ import json
 
 import numpy as np
 
-from scripts import reproduce
+from biogans_tf.conventions import SIM_PROTEINS
+from scripts import reproduce, reproduce_readings, reproduce_report
 
 
 def _module():
@@ -22,15 +23,14 @@ def _table(proteins, close_pairs):
 
 
 def test_structure_checks_recognise_the_papers_pattern():
-    rep = _module()
-    good = rep._structure_checks(_table(rep.P8, [("Arp3", "Fim1"), ("Tea1", "Tea4")]))
+    good = reproduce_readings.structure_checks(_table(SIM_PROTEINS, [("Arp3", "Fim1"), ("Tea1", "Tea4")]))
     assert "as in the paper" in good[0] and "Arp3–Fim1 and Tea1–Tea4 are the two closest pairs" in good[2]
     assert good[1].startswith("- Smallest off-diagonal pairs") and "Arp3–Fim1 (1.00)" in good[1]
-    bad = rep._structure_checks(_table(rep.P8, [("Alp14", "Cki2")]))
+    bad = reproduce_readings.structure_checks(_table(SIM_PROTEINS, [("Alp14", "Cki2")]))
     assert "Differs from the paper" in bad[2]
-    flat = _table(rep.P8, [])
+    flat = _table(SIM_PROTEINS, [])
     flat["median"] = np.zeros((8, 8)).tolist()
-    assert "Differs from the paper" in rep._structure_checks(flat)[0]
+    assert "Differs from the paper" in reproduce_readings.structure_checks(flat)[0]
 
 
 def test_flags_and_model_list():
@@ -42,13 +42,12 @@ def test_flags_and_model_list():
 
 
 def test_table2_is_read_against_each_proteins_nearest_look_alike():
-    rep = _module()
-    t1 = _table(rep.P8, [("Arp3", "Fim1"), ("Tea1", "Tea4")])
+    t1 = _table(SIM_PROTEINS, [("Arp3", "Fim1"), ("Tea1", "Tea4")])
     t2 = {
         "star": {"per_protein": {"Arp3": {"median": 0.5}, "Tea1": {"median": 3.0}}},
         "dcgan": {"per_protein": {"Tea1+Arp3": {"median": 0.1}}},  # pooled names have no reference
     }
-    lines = rep._table2_reading(t1, t2)
+    lines = reproduce_readings.table2_reading(t1, t2)
     assert "Arp3 1.00" in lines[0] and "Tea1 1.00" in lines[0] and "Alp14" not in lines[0]
     assert lines[1] == "- star: mean of medians 1.75; below the reference for 1/2 proteins (Arp3)."
     assert len(lines) == 2
@@ -74,16 +73,16 @@ def test_every_table2_family_trains_the_same_generator_iterations():
     assert set(rep.FULL["steps"].values()) == {2000}
     assert len(set(rep.QUICK["steps"].values())) == 1
     # The previous report's figures stay as constants, with their provenance.
-    assert rep.OLD_REPORT["table2_mean_of_medians"] == {
+    assert reproduce_readings.OLD_REPORT["table2_mean_of_medians"] == {
         "star": 2.95,
         "multichannel": 4.37,
         "independent": 4.39,
     }
-    assert rep.OLD_REPORT["independent_steps"] == 1200
+    assert reproduce_readings.OLD_REPORT["independent_steps"] == 1200
 
 
 def _t1_with_terms(rep):
-    t1 = _table(rep.P8, [("Arp3", "Fim1"), ("Tea1", "Tea4")])
+    t1 = _table(SIM_PROTEINS, [("Arp3", "Fim1"), ("Tea1", "Tea4")])
     med = np.array(t1["median"])
     gaps = np.repeat(med[:, :, None] + 0.5, 3, axis=2)
     pens = np.full_like(gaps, 0.5)
@@ -96,15 +95,15 @@ def test_split_summaries_and_what_changed_paragraph():
     t1 = _t1_with_terms(rep)
     per = {"scores": [1.0, 2.0], "gaps": [1.5, 2.5], "penalties": [0.5, 0.5], "median": 1.5}
     t2 = {"star": {"per_protein": {"Alp14": per, "Arp3": per}, "mean_of_medians": 1.5}}
-    lines = rep._split_summaries(t1, t2)
+    lines = reproduce_readings.split_summaries(t1, t2)
     assert "| Table 1 same protein | 0.050 ± 0.000 | 0.550 ± 0.000 | 0.500 ± 0.000 |" in lines
     assert "| Table 2 star | 1.500 ± 0.500 | 2.000 ± 0.500 | 0.500 ± 0.000 |" in lines
-    text = "\n".join(rep._what_changed(t1, t2))
+    text = "\n".join(reproduce_readings.what_changed(t1, t2))
     assert "## What changed with the corrected protocol" in text
     assert "same protein -0.93 to 0.90 and different proteins 1.19 to 30.4" in text
     assert "star 2.95, multichannel 4.37, independent 4.39" in text and "now: star 1.50" in text
     assert "1,200 generator iterations" in text
-    proto = "\n".join(rep._protocol_lines(rep.FULL))
+    proto = "\n".join(reproduce_report.protocol_lines(rep.FULL))
     assert "penalty included" in proto and "2,000 generator iterations for every family" in proto
     assert "reference's budget (50 outer steps" in proto and "dcgan-sep" in proto
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from biogans_tf.io_utils import write_keras
 from biogans_tf.trainer.checkpoint import (
     CheckpointError,
     CorruptCheckpointError,
     TrainingCheckpoints,
     restore_generator,
-    save_keras_model,
 )
 from tests.trainer.util import dataset, make_trainer
 
@@ -66,13 +66,13 @@ def test_restore_into_other_architecture_is_a_clear_error(tmp_path):
 def test_save_keras_model_is_loadable_and_leaves_no_temp(tmp_path):
     t = make_trainer("dcgan", "gan")
     path = str(tmp_path / "generator.keras")
-    save_keras_model(t.generator, path)
+    write_keras(t.generator, path)
     assert os.listdir(tmp_path) == ["generator.keras"]
     loaded = keras.saving.load_model(path)
     z = tf.random.stateless_normal([3, 16], seed=[1, 2])
     np.testing.assert_allclose(np.array(loaded(z)), np.array(t.generator(z)), atol=1e-6)
     with pytest.raises(ValueError, match=".keras"):
-        save_keras_model(t.generator, str(tmp_path / "g.h5"))
+        write_keras(t.generator, str(tmp_path / "g.h5"))
 
 
 def test_restore_generator_for_export(tmp_path):

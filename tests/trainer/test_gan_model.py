@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from biogans_tf.trainer.gan_model import _PURPOSE_EPS, stateless_seed
-from tests.trainer.util import Recorder, dataset, make_trainer
+from tests.trainer.util import Recorder, dataset, make_trainer, with_nan_at
 
 FAST_ARCHS = ("dcgan", "multichannel", "star")  # one per family
 OTHER_ARCHS = ("dcgan-sep", "multichannel-sep", "independent", "independent-sep")
@@ -107,7 +107,6 @@ def test_ema_generator_tracks_generator():
 
 def test_nan_in_data_shows_in_losses():
     t = make_trainer("dcgan", "gan")
-    t.debug_nan_at = 1
     rec = Recorder()
-    t.fit(dataset("dcgan"), steps_per_epoch=2, verbose=0, shuffle=False, callbacks=[rec])
+    t.fit(with_nan_at(dataset("dcgan"), 1), steps_per_epoch=2, verbose=0, shuffle=False, callbacks=[rec])
     assert math.isfinite(rec.logs[0]["d_loss"]) and math.isnan(rec.logs[1]["d_loss"])

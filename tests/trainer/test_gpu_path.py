@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from biogans_tf.losses import gradient_penalties
+from biogans_tf.trainer.config import ConfigError, resolve
+from biogans_tf.trainer.setup import use_jit as _jit
 from tests.trainer.util import Recorder, dataset, make_trainer
-from training.config import ConfigError, resolve
-from training.train import _jit
 
 
 def test_jit_and_precision_flags_resolve():

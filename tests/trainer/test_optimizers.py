@@ -45,3 +45,30 @@ def test_make_optimizer_adam_settings_and_errors():
     assert adam.epsilon == 1e-8 and adam.beta_1 == 0.0 and adam.beta_2 == 0.9
     with pytest.raises(ValueError, match="optimizer"):
         make_optimizer("sgd", 1e-3)
+
+
+def test_torch_rmsprop_keeps_keras_rmsprop_slots_and_checkpoint_keys(tmp_path):
+    """Several Keras weights at once (one slot each, found by weight) and the checkpoint layout of
+    Keras' RMSprop (so checkpoints written before the public-API rewrite still restore)."""
+    import keras
+
+    rng = np.random.default_rng(1)
+    shapes = [(3, 4), (5,), (2, 2, 3)]
+    w0 = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    grads = [[rng.normal(scale=10.0**-k, size=s).astype(np.float32) for s in shapes] for k in (1, 3, 5)]
+    ours = [keras.Variable(w, name=f"w{i}") for i, w in enumerate(w0)]
+    opt = TorchRMSprop(learning_rate=1e-3, name="d_optimizer")
+    for gs in grads:
+        opt.apply_gradients(zip([tf.constant(g) for g in gs], ours, strict=True))
+    for i, v in enumerate(ours):
+        want = _torch_rmsprop(w0[i].astype(np.float64), [gs[i] for gs in grads], 1e-3)
+        np.testing.assert_allclose(np.array(v), want, rtol=1e-5)
+
+    def keys(optimizer):
+        path = tf.train.Checkpoint(opt=optimizer).write(str(tmp_path / optimizer.__class__.__name__ / "c"))
+        return sorted(k for k, _ in tf.train.list_variables(path))
+
+    keras_opt = keras.optimizers.RMSprop(name="d_optimizer")
+    keras_opt.build([keras.Variable(w) for w in w0])
+    assert keys(opt) == keys(keras_opt)
+    assert opt.get_config()["rho"] == 0.99 and opt.get_config()["epsilon"] == 1e-8

@@ -72,3 +72,19 @@ class Recorder(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.logs.append({k: float(v) for k, v in (logs or {}).items()})
+
+
+def with_nan_at(ds, critic_step, start_step=0):
+    """`ds` with every real image of the batch at `critic_step` set to NaN (a corrupt input).
+
+    Elements are the batches of critic steps `start_step, start_step + 1, ...`; the first item of a
+    tuple element (joint `(images, labels)`) is the one poisoned.
+    """
+    import tensorflow as tf
+
+    def poison(i, element):
+        images = element[0] if isinstance(element, tuple) else element
+        images = tf.where(i == critic_step, tf.fill(tf.shape(images), float("nan")), images)
+        return (images, *element[1:]) if isinstance(element, tuple) else images
+
+    return ds.enumerate(start_step).map(poison)

@@ -24,7 +24,7 @@ COMMAND_MODULES = [
     "biogans_tf.data.simulator",
     "biogans_tf.data.neighbours",
     "biogans_tf.data.calibration",
-    "biogans_tf.data.inspect",
+    "biogans_tf.data.inspection",
     "training.run",
 ]
 

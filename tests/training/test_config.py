@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from training.config import (
+from biogans_tf.trainer.config import (
     PAPER_PROTEINS,
     ConfigError,
     TrainConfig,

@@ -11,7 +11,7 @@ import pytest
 import tifffile
 
 from biogans_tf.data.own import load_own
-from training.config import ConfigError, load_config, resolve
+from biogans_tf.trainer.config import ConfigError, load_config, resolve
 from training.evaluate import EvalOptions, _own_options
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -15,10 +15,12 @@ import tensorflow as tf
 from PIL import Image
 from tensorboard.backend.event_processing import event_accumulator
 
+from biogans_tf.data import pipeline
 from biogans_tf.loader import read_metadata
 from biogans_tf.models import registry
 from biogans_tf.trainer.checkpoint import restore_generator
-from training.config import ConfigError, resolve
+from biogans_tf.trainer.config import ConfigError, resolve
+from tests.trainer.util import with_nan_at
 from training.train import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -89,10 +91,16 @@ def test_star_run_writes_a_complete_run_directory(tmp_path):
     assert png.size == (int(image[0]), int(image[1])) and png.mode == "RGB"
 
 
-def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     run = str(tmp_path / "run")
     cfg = resolve(dict(TINY, arch="dcgan", gan="gan", steps=5, checkpoint_every=1, sample_every=100,
-                       debug_nan_at=2, logdir=run))  # fmt: skip
+                       logdir=run))  # fmt: skip
+    make_batches = pipeline.make_batches
+
+    def nan_at_iteration_2(*args, start_step=0, **kwargs):  # gan: one critic step per iteration
+        return with_nan_at(make_batches(*args, start_step=start_step, **kwargs), 2, start_step)
+
+    monkeypatch.setattr(pipeline, "make_batches", nan_at_iteration_2)
     results = train(cfg)
     assert results["status"] == "failed"
     assert "non-finite d_loss=nan in generator iteration 3" in results["error"]  # 0-based 2
@@ -112,10 +120,10 @@ def test_data_checks_and_existing_run_dir(tmp_path):
         train(resolve(dict(TINY, arch="dcgan", logdir=str(tmp_path / "b"))))
 
 
-def _cli(args, **kw):
+def _cli(args, program=("training.run",), **kw):
     env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.Popen(
-        [sys.executable, "-m", "training.run", *args],
+        [sys.executable, "-m", *program, *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,
     )  # fmt: skip
 
@@ -136,7 +144,7 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path):
     assert p.returncode == 0, err
     assert json.loads(out.strip().splitlines()[-1])["step"] == 6
 
-    p = _cli(common + [f"--logdir={b}", "--debug_step_delay=1.0"])
+    p = _cli(common + [f"--logdir={b}"], program=("tests.training.slow_run", "1.0"))
     deadline = time.time() + 240
     while not (b / "checkpoints" / "checkpoint").exists():
         assert p.poll() is None and time.time() < deadline, "the run ended before its first checkpoint"

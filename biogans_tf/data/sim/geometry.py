@@ -115,6 +115,21 @@ def sample_geometry(draws: Draws, image_size: tuple[int, int], edge_noise: np.nd
     """
     H, W = image_size
     s = min(H / 48.0, W / 80.0)
+    cells, outline_shape = _draw_cells(draws, s, (H, W))
+    fields = _pixel_fields(cells, outline_shape, s, (H, W), edge_noise)
+    return Geometry(scale=s, **cells, **fields)
+
+
+def _draw_cells(draws: Draws, s: float, image_size: tuple[int, int]) -> tuple[dict, dict]:
+    """The per-cell parameters `[n]` of a batch, drawn from `draws` in one fixed order.
+
+    The order of the draws is part of every simulated dataset: changing it changes the cells.
+
+    Returns:
+        (Geometry's per-cell fields by name, the outline's shape: constriction `[n]`, wob_amp and
+        wob_phase `[n, 4]`).
+    """
+    H, W = image_size
     phase = phase_from_uniform(draws.uniform())
     stage = np.where(phase < NETO_PHASE, 0, np.where(phase < SEPTATION_PHASE, 1, 2))
 
@@ -147,15 +162,33 @@ def sample_geometry(draws: Draws, image_size: tuple[int, int], edge_noise: np.nd
     # Low-frequency outline wobble (top and bottom edge separately).
     wob_amp = draws.uniform(0.0, 0.6, k=4) * s * np.array([1.0, 0.4, 1.0, 0.4])
     wob_phase = draws.uniform(0.0, 2 * np.pi, k=4)
+    cells = dict(
+        phase=phase, stage=stage, length=length, diameter=diameter, old_side=old_side, u_sep=u_sep,
+        nuc_u=nuc_u, nuc_v=nuc_v, nuc_r=nuc_r, cx=cx, cy=cy, theta=theta, bend=bend,
+    )  # fmt: skip
+    return cells, dict(constriction=constriction, wob_amp=wob_amp, wob_phase=wob_phase)
 
+
+def _pixel_fields(cells: dict, outline_shape: dict, s: float, image_size, edge_noise) -> dict:
+    """The per-pixel fields `[n, H, W]` of Geometry (u, v, d, mask, inside, outline, cap_edge).
+
+    Args:
+        cells, outline_shape: from `_draw_cells`.
+        s: pixel scale relative to 48x80.
+        image_size: (H, W).
+        edge_noise: float32 `[n, H, W]` uniforms in [0, 1) (see `sample_geometry`).
+    """
+    H, W = image_size
+    cx, cy, theta, length = cells["cx"], cells["cy"], cells["theta"], cells["length"]
+    wob_amp, wob_phase = outline_shape["wob_amp"], outline_shape["wob_phase"]
     yy, xx = np.meshgrid(np.arange(H, dtype=np.float32), np.arange(W, dtype=np.float32), indexing="ij")
     f = lambda a: np.asarray(a, np.float32)[:, None, None]  # noqa: E731
     dx, dy = xx[None] - f(cx), yy[None] - f(cy)
     c, sn = f(np.cos(theta)), f(np.sin(theta))
     u = dx * c + dy * sn
     half = f(length / 2.0)
-    v = -dx * sn + dy * c - f(bend) * (1.0 - (u / half) ** 2)
-    r = f(diameter / 2.0)
+    v = -dx * sn + dy * c - f(cells["bend"]) * (1.0 - (u / half) ** 2)
+    r = f(cells["diameter"] / 2.0)
     # Outline wobble and septum constriction vary along the cell; cells are nearly horizontal,
     # so they are computed per column (on x) and broadcast: [n, 1, W] instead of [n, H, W].
     xcol = (np.arange(W, dtype=np.float32)[None, None, :] - f(cx)) / f(np.cos(theta))
@@ -166,7 +199,9 @@ def sample_geometry(draws: Draws, image_size: tuple[int, int], edge_noise: np.nd
             2 * k1 + f(wob_phase[:, j])
         )
 
-    pinch = f(constriction) * np.exp(-((xcol - f(u_sep)) ** 2) / np.float32(2 * (2.5 * s) ** 2))
+    pinch = f(outline_shape["constriction"]) * np.exp(
+        -((xcol - f(cells["u_sep"])) ** 2) / np.float32(2 * (2.5 * s) ** 2)
+    )
     r_local = r - pinch + np.where(v < 0, wave(0, 1), wave(2, 3))
     ax = np.maximum(np.abs(u) - (half - r), 0.0)
     d = np.sqrt(ax * ax + v * v) - r_local
@@ -181,21 +216,7 @@ def sample_geometry(draws: Draws, image_size: tuple[int, int], edge_noise: np.nd
     inside = np.clip((-d - np.float32(0.3 * s)) / np.float32(2.5 * s), 0.0, 1.0)
     # Axis position of the cap outline at each v (used to draw tip crescents).
     cap_edge = (half - r) + np.sqrt(np.maximum(r * r - v * v, 0.0))
-    return Geometry(
-        scale=s,
-        phase=phase,
-        stage=stage,
-        length=length,
-        diameter=diameter,
-        old_side=old_side,
-        u_sep=u_sep,
-        nuc_u=nuc_u,
-        nuc_v=nuc_v,
-        nuc_r=nuc_r,
-        cx=cx,
-        cy=cy,
-        theta=theta,
-        bend=bend,
+    return dict(
         u=u.astype(np.float32, copy=False),
         v=v.astype(np.float32, copy=False),
         d=d.astype(np.float32, copy=False),

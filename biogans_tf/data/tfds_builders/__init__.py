@@ -10,7 +10,7 @@ Both store `image` as RGB PNG `(H, W, 3)` (R = Bgs4, G = protein, B = 0, exactly
 `label` (ClassLabel of protein names), `protein` and `file` (text). Both work fully offline.
 """
 
-from biogans_tf.data.tfds_builders.lin import Lin, LinConfig
+from biogans_tf.data.tfds_builders.lin_real import Lin, LinConfig
 from biogans_tf.data.tfds_builders.lin_synthetic import LinSynthetic, LinSyntheticConfig
 
 __all__ = ["Lin", "LinConfig", "LinSynthetic", "LinSyntheticConfig"]

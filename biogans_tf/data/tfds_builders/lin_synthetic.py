@@ -7,9 +7,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-# The simulator's protein list, duplicated so that building info does not import the simulator;
-# a test checks it against `biogans_tf.data.simulator.PROTEINS`.
-SIM_PROTEINS = ("Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1", "Fim1", "Tea4")
+from biogans_tf.conventions import SIM_PROTEINS
 
 
 @dataclasses.dataclass

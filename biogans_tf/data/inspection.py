@@ -1,7 +1,7 @@
 """Summarise (and optionally verify) a data source.
 
 Usage:
-    python -m biogans_tf.data.inspect PATH_OR_SPEC [--verify] [--json] [--proteins A,B]
+    python -m biogans_tf.data.inspection PATH_OR_SPEC [--verify] [--json] [--proteins A,B]
         [--image_size 48x80] [--channel_map red=0,green=1] [--data_dir DIR] [--manual_dir DIR]
 
 PATH_OR_SPEC is anything `biogans_tf.data.sources.load` accepts (a LIN folder or zip, `sim`,
@@ -15,14 +15,8 @@ from __future__ import annotations
 import json
 import sys
 
+from biogans_tf.conventions import DEFAULT_IMAGE_SIZE, parse_image_size
 from biogans_tf.data.errors import DataError
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    parts = text.lower().replace(",", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise DataError("--image_size", f"'{text}': expected HEIGHTxWIDTH, e.g. 48x80")
-    return int(parts[0]), int(parts[1])
 
 
 def _verify(data: str, summary: dict, args) -> dict:
@@ -35,7 +29,7 @@ def _verify(data: str, summary: dict, args) -> dict:
             data,
             split,
             proteins=args.proteins,
-            image_size=size or sources.DEFAULT_IMAGE_SIZE,
+            image_size=size or DEFAULT_IMAGE_SIZE,
             channel_map=args.channel_map,
             data_dir=args.data_dir,
             manual_dir=args.manual_dir,
@@ -115,7 +109,7 @@ def main(argv=None) -> int:
     try:
         from biogans_tf.data import sources
 
-        args.image_size = _parse_size(args.image_size) if args.image_size else None
+        args.image_size = parse_image_size(args.image_size, error=DataError) if args.image_size else None
         summary = sources.describe(
             args.data, image_size=args.image_size, channel_map=args.channel_map, data_dir=args.data_dir
         )

@@ -1,4 +1,4 @@
-"""Tower geometry shared by generators and critics: which image sizes work and the layer plan.
+"""The tower shared by generators and critics: which image sizes work and the layer plan.
 
 The reference builds the generator from a start map of `start = image_size / 2**k` (halving both
 sides while both are > 4) with `ngf / 2 * 2**k` channels, then one stride-2 transposed conv per
@@ -9,6 +9,8 @@ The critic mirrors it. 48x80 -> start 3x5 with 512 channels at ngf=64; 64x64 -> 
 from __future__ import annotations
 
 import dataclasses
+
+from biogans_tf.conventions import parse_image_size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,13 +36,13 @@ class TowerPlan:
 
 
 def check_image_size(image_size) -> tuple[int, int]:
-    """Validate `image_size` (a `(height, width)` pair of positive ints) and return it as a tuple."""
-    try:
-        h, w = (int(s) for s in image_size)
-        ok = all(int(s) == s for s in image_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"image_size: expected a (height, width) pair of ints, got {image_size!r}") from None
-    if not ok or h < 8 or w < 8:
+    """Validate `image_size` (a `(height, width)` pair, or `"48x80"`) for a tower; return it as a tuple.
+
+    Raises:
+      ValueError: naming `image_size` when it is not two ints >= 8.
+    """
+    h, w = parse_image_size(image_size, "image_size")
+    if h < 8 or w < 8:
         raise ValueError(f"image_size: expected two ints >= 8, got {image_size!r}")
     return h, w
 

@@ -1,4 +1,8 @@
-"""TFDS builder `lin`: the real LIN dataset from a manually downloaded zip or extracted folders."""
+"""TFDS builder `lin`: the real LIN dataset from a manually downloaded zip or extracted folders.
+
+TFDS names a builder after its class (`Lin` -> `lin`), not its module (`lin_real`, so that it is
+not confused with the LIN reader `biogans_tf.data.lin`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from biogans_tf.data.errors import DataError
-from biogans_tf.data.lin import SPLITS, Store, decode_lin_png, find_splits, list_split, natural_key
+from biogans_tf.data.lin import SPLITS, find_splits, list_split
+from biogans_tf.data.lin_png import decode_lin_png
+from biogans_tf.data.store import Store, natural_key
 
 _CITATION = """\
 @article{dodgson2017reconstructing,

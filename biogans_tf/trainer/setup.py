@@ -1,0 +1,209 @@
+"""Everything a training run sets up from its `TrainConfig`: process settings, run folder, data, trainer.
+
+The training program (`training/train.py`) and the benchmarks build through these functions, so
+a run, a benchmark and a test all get the same models, optimisers and data order for a config.
+Errors a user can fix by changing a flag are `ConfigError`s naming the flag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from biogans_tf.data import pipeline, sources
+from biogans_tf.data.errors import DataError
+from biogans_tf.models import registry
+from biogans_tf.trainer import distribute
+from biogans_tf.trainer.config import ConfigError, TrainConfig
+from biogans_tf.trainer.gan_model import GanTrainer
+from biogans_tf.trainer.optimizers import make_optimizer
+
+# --precision -> Keras mixed-precision policy.
+PRECISION_POLICIES = {"float32": "float32", "bf16": "mixed_bfloat16", "mixed_float16": "mixed_float16"}
+
+
+def use_jit(cfg: TrainConfig) -> bool:
+    """Whether the train step is XLA-compiled (`--jit_compile`; auto = when there is a GPU)."""
+    value = str(cfg.jit_compile).lower()
+    if value == "auto":
+        # XLA pays off on GPUs; on CPUs it is ~10x slower for the double-backward penalty.
+        return bool(tf.config.list_physical_devices("GPU"))
+    return value == "true"
+
+
+def configure_process(cfg: TrainConfig) -> tf.distribute.Strategy:
+    """Process-wide settings of a run: determinism, the strategy, the precision policy.
+
+    Call before TensorFlow runs any op (MultiWorkerMirroredStrategy must exist by then).
+
+    Raises:
+        ConfigError: the strategy cannot be set up or does not split `--batch_size`.
+    """
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
+        # Op determinism alone was not enough here: with several inter-op threads, runs of the
+        # same config occasionally differed (Adam amplifies the last-bit differences), so
+        # independent ops run one at a time; each op still uses all cores (intra-op threads).
+        try:
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # TF already initialised in this process (e.g. a second run in tests)
+            if tf.config.threading.get_inter_op_parallelism_threads() != 1:
+                print("warning: --deterministic could not limit inter-op threads", file=sys.stderr)
+    try:
+        strategy = distribute.make_strategy(cfg.strategy)
+        distribute.check_batch_split(cfg.batch_size, strategy)
+    except distribute.StrategyError as e:
+        raise ConfigError(str(e)) from None
+    keras.mixed_precision.set_global_policy(PRECISION_POLICIES[cfg.precision])
+    return strategy
+
+
+def check_logdir(logdir: str) -> None:
+    """Create `logdir` and prove it writable, so a bad --logdir fails in one line before any work.
+
+    Raises:
+        ConfigError: naming the path and the cause (a file, under a file, read-only, full disk).
+    """
+    path = os.path.abspath(logdir)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"--logdir={logdir}: is a file, not a folder")
+    parent = os.path.dirname(path)
+    while parent != os.path.dirname(parent) and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        raise ConfigError(f"--logdir={logdir}: lies under {parent}, which is a file, not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise ConfigError(
+            f"--logdir={logdir}: cannot write to {e.filename or path} ({e.strerror or e})"
+        ) from None
+
+
+def prepare_run_dir(cfg: TrainConfig) -> None:
+    """Check that --logdir is a writable folder; refuse to train over another run unless resuming."""
+    check_logdir(cfg.logdir)
+    if cfg.resume:
+        return
+    for name in ("config.json", "checkpoints"):
+        if os.path.exists(os.path.join(cfg.logdir, name)):
+            raise ConfigError(
+                f"--logdir={cfg.logdir} already holds a run ({name}); pass --resume to continue it "
+                "or choose another --logdir"
+            )
+
+
+def load_cells(cfg: TrainConfig):
+    """Training CellSet plus the data checks that need it (labels, counts vs batch size)."""
+    try:
+        cells = sources.load(
+            cfg.data, "train", proteins=cfg.proteins, image_size=cfg.image_size, seed=cfg.seed,
+            channel_map=cfg.channel_map, percentiles=cfg.percentiles, resize_policy=cfg.resize_policy,
+        )  # fmt: skip
+    except DataError as e:
+        raise ConfigError(f"--data={cfg.data}: {e}") from None
+    family = registry.family(cfg.arch)
+    if cells.image_size != tuple(cfg.image_size):
+        raise ConfigError(
+            f"--image_size={cfg.image_size[0]}x{cfg.image_size[1]} but --data={cfg.data} has "
+            f"{cells.image_size[0]}x{cells.image_size[1]} images"
+        )
+    if family != "joint" and len(cells.proteins) < 2:
+        raise ConfigError(
+            f"--arch={cfg.arch} needs labelled data with >= 2 proteins; --data={cfg.data} has "
+            f"{len(cells.proteins)} ({', '.join(cells.proteins)}); use --arch=dcgan or dcgan-sep"
+        )
+    counts = cells.counts()
+    if family == "joint":
+        if len(cells) < cfg.batch_size:
+            raise ConfigError(
+                f"--batch_size={cfg.batch_size} is larger than the {len(cells)} training images"
+            )
+    else:
+        smallest = min(counts, key=counts.get)
+        if counts[smallest] < cfg.batch_size:
+            raise ConfigError(
+                f"--batch_size={cfg.batch_size} is larger than the {counts[smallest]} training images of "
+                f"protein {smallest!r} (--arch={cfg.arch} draws a batch of every protein)"
+            )
+    return cells
+
+
+def training_dataset(cfg: TrainConfig, cells, strategy, start_step: int = 0, neighbours=None):
+    """The run's real batches from critic step `start_step` on, split over `strategy`'s replicas.
+
+    Args:
+        cfg: the run's config (arch, batch size, seed, flips).
+        cells: the training `CellSet` (`load_cells`).
+        strategy: the run's `tf.distribute.Strategy`.
+        start_step: the critic step (data position) of the first batch.
+        neighbours: the multichannel family's mined neighbours, else None.
+
+    Returns:
+        A `tf.data.Dataset` of global batches (one replica) or a distributed dataset.
+    """
+
+    def make_dataset():
+        return pipeline.make_batches(
+            registry.family(cfg.arch), cells, cfg.batch_size, cfg.seed,
+            start_step=start_step, neighbours=neighbours, flips=cfg.flips,
+        )  # fmt: skip
+
+    axes = distribute.batch_axes(make_dataset().element_spec)
+    return distribute.replica_datasets(strategy, make_dataset, axes)
+
+
+def build_trainer(cfg: TrainConfig, n_proteins: int, strategy=None) -> GanTrainer:
+    """Models, loss and optimisers of `cfg`, wrapped in a compiled `GanTrainer`.
+
+    Under a `tf.distribute` strategy everything is created in its scope and BatchNorm is
+    synchronized across replicas (statistics of the global batch, as on one device).
+    """
+    if strategy is not None and strategy is not tf.distribute.get_strategy():
+        with strategy.scope():
+            return build_trainer(cfg, n_proteins, strategy)
+    synced = cfg.strategy != "default"
+    loss = cfg.loss()
+    common = dict(image_size=tuple(cfg.image_size), n_proteins=n_proteins, synchronized_bn=synced)
+    gkw = dict(common, nz=cfg.nz, ngf=cfg.ngf, red_portion=cfg.red_portion, seed=cfg.seed)
+    generator = registry.build_generator(cfg.arch, **gkw)
+    critic = registry.build_critic(
+        cfg.arch, **common, ndf=cfg.ndf, batchnorm=cfg.critic_batchnorm, seed=cfg.seed, norm=cfg.critic_norm
+    )
+    ema = registry.build_generator(cfg.arch, **gkw) if cfg.ema else None
+    trainer = GanTrainer(
+        generator,
+        critic,
+        loss,
+        nz=cfg.nz,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        view_fn=lambda x: registry.critic_view(cfg.arch, x, n_proteins),
+        ema_generator=ema,
+        ema_decay=cfg.ema_decay,
+    )
+    d_opt = make_optimizer(loss.optimizer, loss.lr_d, loss.beta1, loss.beta2, name="d_optimizer")
+    g_opt = make_optimizer(loss.optimizer, loss.lr_g, loss.beta1, loss.beta2, name="g_optimizer")
+    if cfg.precision == "mixed_float16":
+        d_opt = keras.optimizers.LossScaleOptimizer(d_opt, name="d_loss_scale")
+        g_opt = keras.optimizers.LossScaleOptimizer(g_opt, name="g_loss_scale")
+    trainer.compile(d_optimizer=d_opt, g_optimizer=g_opt, jit_compile=use_jit(cfg))
+    return trainer
+
+
+def weights_digest(trainer: GanTrainer) -> str:
+    """SHA-256 of every generator and critic weight (bytes, in weight order): equal iff identical."""
+    h = hashlib.sha256()
+    for model in (trainer.generator, trainer.critic):
+        for v in model.weights:
+            h.update(np.ascontiguousarray(np.asarray(v)).tobytes())
+    return h.hexdigest()
