@@ -14,6 +14,7 @@ Prints one line per (arch, path, batch) and, last, all figures as key=value pair
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -24,16 +25,27 @@ import time
 import urllib.request
 
 import numpy as np
-from absl import app, flags, logging
+from absl import app, logging
 
-FLAGS = flags.FLAGS
-flags.DEFINE_list("archs", ["dcgan-sep", "star"], "Architectures to time.")
-flags.DEFINE_list("batches", ["1", "16", "64"], "Batch sizes (n of the sample signature).")
-flags.DEFINE_integer(
-    "repeats", 20, "Timed calls per (arch, path, batch), after 3 warm-up calls.", lower_bound=2
-)
-flags.DEFINE_integer("n_proteins", 6, "Proteins of the multi-protein (star) model.")
-flags.DEFINE_string("out", None, "Optional JSON file for the figures.")
+from biogans_tf.cli import define_flags, from_flags, option
+
+
+@dataclasses.dataclass
+class ServingBenchOptions:
+    """Every option of `benchmarks.serving`: each field is the flag of the same name.
+
+    The list fields' defaults are comma-separated text (a dataclass default cannot be a list);
+    absl parses them, so the flag values (what `from_flags` returns) are lists of str.
+    """
+
+    archs: list[str] = option("dcgan-sep,star", "Architectures to time.")
+    batches: list[str] = option("1,16,64", "Batch sizes (n of the sample signature).")
+    repeats: int = option(20, "Timed calls per (arch, path, batch), after 3 warm-up calls.", lower_bound=2)
+    n_proteins: int = option(6, "Proteins of the multi-protein (star) model.")
+    out: str | None = option(None, "Optional JSON file for the figures.")
+
+
+define_flags(ServingBenchOptions, __name__)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -107,14 +119,14 @@ def _start_server(model_dir: str, name: str, max_batch: int):
     raise TimeoutError(f"server did not become healthy; log: {log.name}")
 
 
-def bench_arch(arch: str, batches: list[int], repeats: int, base: str) -> dict:
+def bench_arch(arch: str, batches: list[int], repeats: int, base: str, n_proteins: int = 6) -> dict:
     import tensorflow as tf
 
     from biogans_tf.models import build_generator
     from export.saved_model import export_generator
     from serving.grpc_client import ServingClient
 
-    proteins = [f"p{i}" for i in range(FLAGS.n_proteins)]
+    proteins = [f"p{i}" for i in range(n_proteins)]
     g = build_generator(arch, image_size=(48, 80), n_proteins=len(proteins), nz=100, ngf=64, seed=0)
     t0 = time.perf_counter()
     path = export_generator(g, base, arch, arch=arch, proteins=proteins, warmup=False)
@@ -150,14 +162,14 @@ def main(argv):
     import tensorflow as tf
 
     logging.set_verbosity(logging.WARNING)  # TF's SavedModel writer logs every step at INFO
-
-    batches = [int(b) for b in FLAGS.batches]
+    opts = from_flags(ServingBenchOptions)
+    batches = [int(b) for b in opts.batches]
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)"
-    print(f"device: {device}; repeats={FLAGS.repeats}", flush=True)
+    print(f"device: {device}; repeats={opts.repeats}", flush=True)
     figures = {}
     with tempfile.TemporaryDirectory() as base:
-        for arch in FLAGS.archs:
-            for (path, b), s in bench_arch(arch, batches, FLAGS.repeats, base).items():
+        for arch in opts.archs:
+            for (path, b), s in bench_arch(arch, batches, opts.repeats, base, opts.n_proteins).items():
                 print(
                     f"{arch:10s} {path:9s} batch {b:3d}: p50 {s['p50_ms']:9.2f} ms  "
                     f"p99 {s['p99_ms']:9.2f} ms  {s['img_per_s']:9.1f} img/s",
@@ -165,10 +177,10 @@ def main(argv):
                 )
                 for k, v in s.items():
                     figures[f"{arch}_{path}_b{b}_{k}"] = round(v, 3)
-    if FLAGS.out:
+    if opts.out:
         from biogans_tf.io_utils import write_json
 
-        write_json(FLAGS.out, {"device": device, "repeats": FLAGS.repeats, "figures": figures})
+        write_json(opts.out, {"device": device, "repeats": opts.repeats, "figures": figures})
     print(" ".join(f"{k}={v}" for k, v in figures.items()))
 
 

@@ -18,6 +18,7 @@ and the last growth is below --max_growth.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -30,28 +31,38 @@ import urllib.error
 import urllib.request
 
 import numpy as np
-from absl import app, flags, logging
+from absl import app, logging
 
+from biogans_tf.cli import define_flags, from_flags, option
 from serving.launch import free_port, stop_server
 
-FLAGS = flags.FLAGS
-flags.DEFINE_integer("rounds", 2, "Rounds (RSS growth is compared between consecutive ones).", lower_bound=1)
-flags.DEFINE_integer("grpc_clients", 8, "Concurrent gRPC sample clients.", lower_bound=0)
-flags.DEFINE_integer("grpc_requests", 100, "Requests per gRPC sample client per round.", lower_bound=1)
-flags.DEFINE_integer("rest_clients", 64, "Concurrent REST sample clients.", lower_bound=0)
-flags.DEFINE_integer("rest_requests", 20, "Requests per REST client per round.", lower_bound=1)
-flags.DEFINE_integer("reconstruct_clients", 2, "Concurrent gRPC reconstruct clients.", lower_bound=0)
-flags.DEFINE_integer("reconstruct_requests", 5, "Requests per reconstruct client per round.", lower_bound=1)
-flags.DEFINE_integer(
-    "reconstruct_iterations", 10, "L-BFGS iterations per reconstruct request.", lower_bound=1
-)
-flags.DEFINE_integer("swaps", 2, "Hot version swaps per round.", lower_bound=0)
-flags.DEFINE_string("arch", "dcgan", "Generator architecture.")
-flags.DEFINE_list("image_size", ["16", "32"], "Image height,width.")
-flags.DEFINE_integer("nz", 16, "Latent size.", lower_bound=1)
-flags.DEFINE_integer("ngf", 8, "Generator width.", lower_bound=1)
-flags.DEFINE_float("max_growth", 0.10, "Acceptance: most RSS growth between the last two rounds.")
-flags.DEFINE_string("out", None, "Optional JSON file for the figures.")
+
+@dataclasses.dataclass
+class SoakOptions:
+    """Every option of `benchmarks.serving_soak`: each field is the flag of the same name.
+
+    `image_size`'s default is comma-separated text (a dataclass default cannot be a list); absl
+    parses it, so the flag value (what `from_flags` returns) is a list of str.
+    """
+
+    rounds: int = option(2, "Rounds (RSS growth is compared between consecutive ones).", lower_bound=1)
+    grpc_clients: int = option(8, "Concurrent gRPC sample clients.", lower_bound=0)
+    grpc_requests: int = option(100, "Requests per gRPC sample client per round.", lower_bound=1)
+    rest_clients: int = option(64, "Concurrent REST sample clients.", lower_bound=0)
+    rest_requests: int = option(20, "Requests per REST client per round.", lower_bound=1)
+    reconstruct_clients: int = option(2, "Concurrent gRPC reconstruct clients.", lower_bound=0)
+    reconstruct_requests: int = option(5, "Requests per reconstruct client per round.", lower_bound=1)
+    reconstruct_iterations: int = option(10, "L-BFGS iterations per reconstruct request.", lower_bound=1)
+    swaps: int = option(2, "Hot version swaps per round.", lower_bound=0)
+    arch: str = option("dcgan", "Generator architecture.")
+    image_size: list[str] = option("16,32", "Image height,width.")
+    nz: int = option(16, "Latent size.", lower_bound=1)
+    ngf: int = option(8, "Generator width.", lower_bound=1)
+    max_growth: float = option(0.10, "Acceptance: most RSS growth between the last two rounds.")
+    out: str | None = option(None, "Optional JSON file for the figures.")
+
+
+define_flags(SoakOptions, __name__)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = "soak"
@@ -98,16 +109,16 @@ class _Versions:
         return version
 
 
-def _export(tmp: str) -> list[str]:
+def _export(tmp: str, opts: SoakOptions) -> list[str]:
     from biogans_tf.models import build_generator
     from export.saved_model import export_generator
 
-    size = tuple(int(s) for s in FLAGS.image_size)
+    size = tuple(int(s) for s in opts.image_size)
     paths = []
     for seed in (1, 2):  # two different generators, so that a swap really changes the model
-        g = build_generator(FLAGS.arch, image_size=size, nz=FLAGS.nz, ngf=FLAGS.ngf, seed=seed)
+        g = build_generator(opts.arch, image_size=size, nz=opts.nz, ngf=opts.ngf, seed=seed)
         paths.append(
-            export_generator(g, os.path.join(tmp, f"src{seed}"), MODEL, arch=FLAGS.arch, proteins=["p0"])
+            export_generator(g, os.path.join(tmp, f"src{seed}"), MODEL, arch=opts.arch, proteins=["p0"])
         )
     return paths
 
@@ -131,12 +142,14 @@ def _grpc_request(signature: str, **inputs):
     return req
 
 
-def run_round(target: str, rest_url: str, versions: _Versions, proc, log_path: str, images) -> dict:
+def run_round(
+    target: str, rest_url: str, versions: _Versions, proc, log_path: str, images, opts: SoakOptions
+) -> dict:
     """One round: all clients at once, `--swaps` hot swaps; returns latencies, errors and swap times."""
     jobs = []  # (kind, client index, requests)
-    jobs += [("grpc_sample", i, FLAGS.grpc_requests) for i in range(FLAGS.grpc_clients)]
-    jobs += [("rest_sample", i, FLAGS.rest_requests) for i in range(FLAGS.rest_clients)]
-    jobs += [("grpc_reconstruct", i, FLAGS.reconstruct_requests) for i in range(FLAGS.reconstruct_clients)]
+    jobs += [("grpc_sample", i, opts.grpc_requests) for i in range(opts.grpc_clients)]
+    jobs += [("rest_sample", i, opts.rest_requests) for i in range(opts.rest_clients)]
+    jobs += [("grpc_reconstruct", i, opts.reconstruct_requests) for i in range(opts.reconstruct_clients)]
     total = sum(n for _, _, n in jobs)
     lock = threading.Lock()
     lat = {kind: [] for kind, _, _ in jobs}
@@ -161,7 +174,7 @@ def run_round(target: str, rest_url: str, versions: _Versions, proc, log_path: s
                     req = _grpc_request("sample", n=np.int32(1 + j % 4), seed=np.int64(idx * 1000 + j))
                     stub.Predict(req, timeout=300)
                 elif kind == "grpc_reconstruct":
-                    iters, one = np.int32(FLAGS.reconstruct_iterations), np.int32(1)
+                    iters, one = np.int32(opts.reconstruct_iterations), np.int32(1)
                     req = _grpc_request(
                         "reconstruct", images=images, iterations=iters, restarts=one, seed=np.int64(j)
                     )
@@ -182,8 +195,8 @@ def run_round(target: str, rest_url: str, versions: _Versions, proc, log_path: s
 
     def swapper():
         barrier.wait()
-        for k in range(1, FLAGS.swaps + 1):
-            while done[0] < total * k / (FLAGS.swaps + 1):
+        for k in range(1, opts.swaps + 1):
+            while done[0] < total * k / (opts.swaps + 1):
                 time.sleep(0.05)
             t0 = time.perf_counter()
             version = versions.publish()
@@ -210,8 +223,9 @@ def run_round(target: str, rest_url: str, versions: _Versions, proc, log_path: s
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
+    opts = from_flags(SoakOptions)
     tmp = tempfile.mkdtemp(prefix="serving_soak-")
-    sources = _export(tmp)
+    sources = _export(tmp, opts)
     base = os.path.join(tmp, "models", MODEL)
     os.makedirs(base)
     versions = _Versions(base, sources)
@@ -219,7 +233,7 @@ def main(argv):
     grpc_port, rest_port = free_port(), free_port()
     log_path = os.path.join(tmp, "server.log")
     log = open(log_path, "w")
-    threads = str(max(FLAGS.grpc_clients + FLAGS.reconstruct_clients, 1))
+    threads = str(max(opts.grpc_clients + opts.reconstruct_clients, 1))
     cmd = [sys.executable, "-m", "serving.server", "--model_base_path", base, "--model_name", MODEL,
            "--port", str(grpc_port), "--rest_api_port", str(rest_port),
            "--file_system_poll_wait_seconds", "0.5", "--num_threads", threads]  # fmt: skip
@@ -234,11 +248,11 @@ def main(argv):
 
         sample = stub.Predict(_grpc_request("sample", n=np.int32(1), seed=np.int64(0)), timeout=300)
         images = tf.make_ndarray(sample.outputs["images"])  # a generator image: in [-1, 1]
-        print(f"model: {FLAGS.arch} {'x'.join(FLAGS.image_size)} nz={FLAGS.nz} ngf={FLAGS.ngf}; "
+        print(f"model: {opts.arch} {'x'.join(opts.image_size)} nz={opts.nz} ngf={opts.ngf}; "
               f"server pid {proc.pid}, log {log_path}", flush=True)  # fmt: skip
-        for r in range(FLAGS.rounds):
+        for r in range(opts.rounds):
             rss_start = _rss_mb(proc.pid)
-            result = run_round(target, rest_url, versions, proc, log_path, images)
+            result = run_round(target, rest_url, versions, proc, log_path, images, opts)
             result.update(rss_start_mb=round(rss_start, 1), rss_end_mb=round(_rss_mb(proc.pid), 1))
             if rounds:
                 prev = rounds[-1]["rss_end_mb"]
@@ -255,14 +269,14 @@ def main(argv):
             )
             for e in result["errors"][:5]:
                 print(f"  error: {e}", flush=True)
-        ok = all(not r["errors"] for r in rounds) and rounds[-1].get("rss_growth", 0.0) < FLAGS.max_growth
+        ok = all(not r["errors"] for r in rounds) and rounds[-1].get("rss_growth", 0.0) < opts.max_growth
         print(
-            f"acceptance (0 errors, RSS growth < {100 * FLAGS.max_growth:.0f} %): {'PASS' if ok else 'FAIL'}"
+            f"acceptance (0 errors, RSS growth < {100 * opts.max_growth:.0f} %): {'PASS' if ok else 'FAIL'}"
         )
     finally:
         stop_server(proc)
         log.close()
-    if FLAGS.out:
+    if opts.out:
         from biogans_tf.io_utils import write_json
 
         names = (
@@ -274,7 +288,7 @@ def main(argv):
             "arch",
             "image_size",
         )
-        write_json(FLAGS.out, {"flags": {k: FLAGS[k].value for k in names}, "rounds": rounds})
+        write_json(opts.out, {"flags": {k: getattr(opts, k) for k in names}, "rounds": rounds})
     shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1
 

@@ -72,7 +72,9 @@ def check_choice(flag: str, value: str, allowed: Sequence[str]) -> str:
     return value
 
 
-def option(default, help: str, *, choices=None, flag=None, parse=None, text=None):
+def option(
+    default, help: str, *, choices=None, flag=None, parse=None, text=None, lower_bound=None, multi=False
+):
     """A dataclass field that `define_flags` turns into an absl flag (help, type and default in one place).
 
     Args:
@@ -83,11 +85,15 @@ def option(default, help: str, *, choices=None, flag=None, parse=None, text=None
         parse: `text -> value` for fields that are not str/int/float/bool (tuples): the flag is a
             string and `explicit_values` parses it.
         text: the flag's default as text for such fields (e.g. '48x80').
+        lower_bound: smallest value of an int or float field: absl refuses less while parsing.
+        multi: a `list[str]` field whose flag may be repeated (each value one item), instead
+            of one comma-separated list.
 
     Returns:
         A `dataclasses.field`; a field without one gets no flag (e.g. a test hook).
     """
     meta = {"help": help, "choices": choices, "flag": flag, "parse": parse, "text": text}
+    meta.update(lower_bound=lower_bound, multi=multi)
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -105,8 +111,8 @@ def _base_type(hint):
 def define_flags(cls, module_name: str, flag_values=None) -> None:
     """Define one absl flag per `option` field of the dataclass `cls` (the one flag generator).
 
-    bool/int/float/str fields get flags of their type, fields with `choices` enums, fields with
-    `parse` strings; a field whose flag is renamed keeps its own name as an alias. The flags are
+    bool/int/float/str/list fields get flags of their type, fields with `choices` enums, fields
+    with `parse` strings; a field whose flag is renamed keeps its own name as an alias. The flags are
     filed under `module_name` (the program's `__name__`), so the program's `--help` lists them.
     """
     fv = flags.FLAGS if flag_values is None else flag_values
@@ -121,8 +127,13 @@ def define_flags(cls, module_name: str, flag_values=None) -> None:
             flags.DEFINE_enum(name, default, list(meta["choices"]), meta["help"], **kw)
         elif meta["parse"]:
             flags.DEFINE_string(name, meta["text"] or default, meta["help"], **kw)
+        elif kind in (int, float):
+            define = flags.DEFINE_integer if kind is int else flags.DEFINE_float
+            define(name, default, meta["help"], lower_bound=meta.get("lower_bound"), **kw)
         else:
-            define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float}
+            define = {bool: flags.DEFINE_bool, float: flags.DEFINE_float, list: flags.DEFINE_list}
+            if meta.get("multi"):
+                define[list] = flags.DEFINE_multi_string
             define.get(kind, flags.DEFINE_string)(name, default, meta["help"], **kw)
         if name != field.name:
             flags.DEFINE_alias(field.name, name, **kw)  # the field's name keeps working as a flag

@@ -32,11 +32,13 @@ torch is optional: only `load_torch_state_dict` needs it (`pip install -r requir
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
 import numpy as np
 
+from biogans_tf.cli import define_flags, from_flags, option
 from biogans_tf.conventions import parse_image_size
 from biogans_tf.io_utils import write_keras
 from export.torch_keys import key_map
@@ -108,37 +110,42 @@ def convert_critic_state_dict(
     return d
 
 
+_PTH_HELP = "Reference checkpoint(s), comma-separated or repeated; one per protein for independent archs."
+_GAN_HELP = (
+    "Loss the critic was trained with (--critic): wgan/wgan-gp critics "
+    "are sign-converted (the reference's scores real images low, ours high)."
+)
+_PROTEINS_HELP = (
+    "Comma-separated protein names in the generator's channel order (stored in the "
+    ".keras file; the reference's 6-protein models: Alp14,Arp3,Cki2,Mkh1,Sid2,Tea1)."
+)
+
+
+@dataclasses.dataclass
+class ConvertOptions:
+    """Every option of `export.from_torch`: each field is the flag of the same name
+    (`biogans_tf.cli.define_flags`); --arch, --pth and --out are required."""
+
+    arch: str | None = option(None, "Architecture of the checkpoint.", choices=ARCH_NAMES)
+    pth: list[str] | None = option(None, _PTH_HELP, multi=True)
+    out: str | None = option(None, "Output .keras file (written atomically).")
+    image_size: str = option("48x80", "HEIGHTxWIDTH of the images.")
+    n_proteins: int = option(6, "Number of proteins C.")
+    nz: int = option(100, "Latent size.")
+    ngf: int = option(64, "Generator width.")
+    ndf: int = option(64, "Critic width (--critic).")
+    red_portion: float = option(0.5, "Red fraction of separable layers (reference --red_portion).")
+    critic: bool = option(False, "Convert a critic (DCGAN_D / star critic bank) instead of a generator.")
+    batchnorm: bool = option(False, "The critic has BatchNorm (GAN / WGAN; not WGAN-GP).")
+    gan: str = option("wgan-gp", _GAN_HELP, choices=GANS)
+    allow_pickle: bool = option(False, "Accept whole pickled modules (trusted files only).")
+    proteins: list[str] | None = option(None, _PROTEINS_HELP)
+
+
 def _define_flags(fv):
     from absl import flags
 
-    kw = {"flag_values": fv}
-    flags.DEFINE_enum("arch", None, list(ARCH_NAMES), "Architecture of the checkpoint.", **kw)
-    flags.DEFINE_multi_string(
-        "pth", None, "Reference checkpoint(s), comma-separated or repeated; one per protein for "
-        "independent archs.", **kw,
-    )  # fmt: skip
-    flags.DEFINE_string("out", None, "Output .keras file (written atomically).", **kw)
-    flags.DEFINE_string("image_size", "48x80", "HEIGHTxWIDTH of the images.", **kw)
-    flags.DEFINE_integer("n_proteins", 6, "Number of proteins C.", **kw)
-    flags.DEFINE_integer("nz", 100, "Latent size.", **kw)
-    flags.DEFINE_integer("ngf", 64, "Generator width.", **kw)
-    flags.DEFINE_integer("ndf", 64, "Critic width (--critic).", **kw)
-    flags.DEFINE_float(
-        "red_portion", 0.5, "Red fraction of separable layers (reference --red_portion).", **kw
-    )
-    flags.DEFINE_bool(
-        "critic", False, "Convert a critic (DCGAN_D / star critic bank) instead of a generator.", **kw
-    )
-    flags.DEFINE_bool("batchnorm", False, "The critic has BatchNorm (GAN / WGAN; not WGAN-GP).", **kw)
-    flags.DEFINE_enum(
-        "gan", "wgan-gp", list(GANS), "Loss the critic was trained with (--critic): wgan/wgan-gp critics "
-        "are sign-converted (the reference's scores real images low, ours high).", **kw,
-    )  # fmt: skip
-    flags.DEFINE_bool("allow_pickle", False, "Accept whole pickled modules (trusted files only).", **kw)
-    flags.DEFINE_list(
-        "proteins", None, "Comma-separated protein names in the generator's channel order (stored in the "
-        ".keras file; the reference's 6-protein models: Alp14,Arp3,Cki2,Mkh1,Sid2,Tea1).", **kw,
-    )  # fmt: skip
+    define_flags(ConvertOptions, __name__, fv)
     flags.mark_flags_as_required(["arch", "pth", "out"], flag_values=fv)
 
 
@@ -162,7 +169,7 @@ def run(argv) -> int:
         print(f"error: {e} (see --help)", file=sys.stderr)
         return 2
     try:
-        summary = _convert_from_flags(fv)
+        summary = _convert(from_flags(ConvertOptions, fv))
     except (ValueError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -170,36 +177,36 @@ def run(argv) -> int:
     return 0
 
 
-def _convert_from_flags(F) -> dict:
-    if not F.out.endswith(".keras"):
-        raise ValueError(f"--out: expected a path ending in .keras, got {F.out!r}")
-    size = parse_image_size(F.image_size)
+def _convert(o: ConvertOptions) -> dict:
+    if not o.out.endswith(".keras"):
+        raise ValueError(f"--out: expected a path ending in .keras, got {o.out!r}")
+    size = parse_image_size(o.image_size)
     from biogans_tf.cli import split_list
 
-    paths = [p for item in F.pth for p in split_list(item)]  # --pth a,b or --pth a --pth b
-    sds = [load_torch_state_dict(p, allow_pickle=F.allow_pickle) for p in paths]
+    paths = [p for item in o.pth for p in split_list(item)]  # --pth a,b or --pth a --pth b
+    sds = [load_torch_state_dict(p, allow_pickle=o.allow_pickle) for p in paths]
     from biogans_tf.models.registry import get_arch
 
-    spec = get_arch(F.arch)
-    independent = spec.layout == "per_protein" and not F.critic  # one reference checkpoint per protein
+    spec = get_arch(o.arch)
+    independent = spec.layout == "per_protein" and not o.critic  # one reference checkpoint per protein
     if not independent and len(sds) != 1:
-        raise ValueError(f"--pth: {F.arch} takes one checkpoint, got {len(sds)}")
+        raise ValueError(f"--pth: {o.arch} takes one checkpoint, got {len(sds)}")
     sd = sds if independent else sds[0]
-    shape = dict(image_size=size, n_proteins=F.n_proteins)
-    if F.critic:
-        model = convert_critic_state_dict(F.arch, sd, ndf=F.ndf, batchnorm=F.batchnorm, gan=F.gan, **shape)
+    shape = dict(image_size=size, n_proteins=o.n_proteins)
+    if o.critic:
+        model = convert_critic_state_dict(o.arch, sd, ndf=o.ndf, batchnorm=o.batchnorm, gan=o.gan, **shape)
     else:
-        model = convert_state_dict(F.arch, sd, nz=F.nz, ngf=F.ngf, red_portion=F.red_portion, **shape)
+        model = convert_state_dict(o.arch, sd, nz=o.nz, ngf=o.ngf, red_portion=o.red_portion, **shape)
     meta = None
-    if not F.critic:
-        if F.proteins is not None and len(F.proteins) != F.n_proteins and spec.family != "joint":
-            raise ValueError(f"--proteins lists {len(F.proteins)} names but --n_proteins={F.n_proteins}")
-        meta = {"arch": F.arch, "nz": F.nz, "image_size": list(size), "ngf": F.ngf, "source": "reference"}
-        if F.proteins is not None:
-            meta["proteins"] = list(F.proteins)
-    write_keras(model, F.out, meta)
+    if not o.critic:
+        if o.proteins is not None and len(o.proteins) != o.n_proteins and spec.family != "joint":
+            raise ValueError(f"--proteins lists {len(o.proteins)} names but --n_proteins={o.n_proteins}")
+        meta = {"arch": o.arch, "nz": o.nz, "image_size": list(size), "ngf": o.ngf, "source": "reference"}
+        if o.proteins is not None:
+            meta["proteins"] = list(o.proteins)
+    write_keras(model, o.out, meta)
     n_params = int(sum(np.prod(v.shape) for v in model.trainable_weights))
-    return dict(arch=F.arch, critic=F.critic, out=F.out, pth=paths, n_tensors=len(key_map(model)),
+    return dict(arch=o.arch, critic=o.critic, out=o.out, pth=paths, n_tensors=len(key_map(model)),
                 n_params=n_params)  # fmt: skip
 
 

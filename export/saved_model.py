@@ -16,12 +16,14 @@ one run loader (`biogans_tf.eval.runs.load_run`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import shutil
 import sys
 
+from biogans_tf.cli import define_flags, from_flags, option
 from biogans_tf.io_utils import owned_tempdir, remove_stale_tempdirs, write_json
 from export.serving_files import WARMUP_FILE, write_models_config, write_warmup_requests
 
@@ -285,86 +287,79 @@ def export_run(
 
 
 def main(argv):
-    from absl import flags, logging
+    from absl import logging
 
     del argv
-    F = flags.FLAGS
+    o = from_flags(ExportOptions)
     logging.set_verbosity(logging.WARNING)  # TF's SavedModel writer logs every step at INFO
-    if bool(F.run_dir) == bool(F.generator):
+    if bool(o.run_dir) == bool(o.generator):
         raise ExportError("pass exactly one of --run_dir RUN or --generator FILE.keras")
-    if not F.base_path or not F.model_name:
+    if not o.base_path or not o.model_name:
         raise ExportError("--base_path and --model_name are required")
-    if F.run_dir:
+    common = dict(
+        version=o.version, reconstruct_mode=o.reconstruct_mode, interpolation=o.interpolation, warmup=o.warmup
+    )
+    if o.run_dir:
         written = export_run(
-            F.run_dir,
-            F.base_path,
-            F.model_name,
-            checkpoint=F.checkpoint,
-            version=F.version,
-            ema=F.ema,
-            reconstruct_mode=F.reconstruct_mode,
-            interpolation=F.interpolation,
-            warmup=F.warmup,
+            o.run_dir, o.base_path, o.model_name, checkpoint=o.checkpoint, ema=o.ema, **common
         )
     else:
         meta: dict = {}
-        sidecar = F.metadata or os.path.splitext(F.generator)[0] + ".json"
-        if F.metadata or os.path.isfile(sidecar):
+        sidecar = o.metadata or os.path.splitext(o.generator)[0] + ".json"
+        if o.metadata or os.path.isfile(sidecar):
             meta = _read_json(sidecar)
         else:
-            meta = _embedded_metadata(F.generator)
-        arch = F.arch or meta.get("arch")
-        proteins = F.proteins if F.proteins is not None else meta.get("proteins")
+            meta = _embedded_metadata(o.generator)
+        arch = o.arch or meta.get("arch")
+        proteins = o.proteins if o.proteins is not None else meta.get("proteins")
         if not arch:
             raise ExportError(f"--arch is required with --generator (or an 'arch' field in {sidecar})")
         if proteins is None:
             raise ExportError(f"--proteins is required with --generator (or a 'proteins' field in {sidecar})")
-        generator = load_keras_generator(F.generator)
+        generator = load_keras_generator(o.generator)
         written = {
-            F.model_name: export_generator(
+            o.model_name: export_generator(
                 generator,
-                F.base_path,
-                F.model_name,
+                o.base_path,
+                o.model_name,
                 arch=arch,
                 proteins=proteins,
-                nz=F.nz or meta.get("nz"),
-                version=F.version,
-                reconstruct_mode=F.reconstruct_mode,
-                interpolation=F.interpolation,
-                source=os.path.abspath(F.generator),
-                warmup=F.warmup,
+                nz=o.nz or meta.get("nz"),
+                source=os.path.abspath(o.generator),
+                **common,
             )
         }
-    prefix = F.config_base_path or os.path.abspath(F.base_path)
-    config = write_models_config(F.base_path, {name: f"{prefix.rstrip('/')}/{name}" for name in written})
+    prefix = o.config_base_path or os.path.abspath(o.base_path)
+    config = write_models_config(o.base_path, {name: f"{prefix.rstrip('/')}/{name}" for name in written})
     print(json.dumps({"exported": written, "models_config": config}, sort_keys=True))
 
 
-def _define_flags():
-    from absl import flags
+@dataclasses.dataclass
+class ExportOptions:
+    """Every option of `export.saved_model`: each field is the flag of the same name."""
 
-    flags.DEFINE_string(
-        "run_dir", None, "Training run directory (config.json, generator.keras, checkpoints/)."
+    run_dir: str | None = option(None, "Training run directory (config.json, generator.keras, checkpoints/).")
+    checkpoint: str = option("final", "final (generator.keras), latest, or a checkpoint prefix.")
+    generator: str | None = option(
+        None, "A .keras generator file instead of --run_dir (e.g. from export.from_torch)."
     )
-    flags.DEFINE_string("checkpoint", "final", "final (generator.keras), latest, or a checkpoint prefix.")
-    flags.DEFINE_string(
-        "generator", None, "A .keras generator file instead of --run_dir (e.g. from export.from_torch)."
+    arch: str | None = option(None, "Architecture of --generator (e.g. dcgan, dcgan-sep, star).")
+    proteins: list[str] | None = option(
+        None, "Comma-separated protein names of --generator, in channel order."
     )
-    flags.DEFINE_string("arch", None, "Architecture of --generator (e.g. dcgan, dcgan-sep, star).")
-    flags.DEFINE_list("proteins", None, "Comma-separated protein names of --generator, in channel order.")
-    flags.DEFINE_string(
-        "metadata", None, "JSON with arch/proteins/nz for --generator (default: FILE.json beside it)."
+    metadata: str | None = option(
+        None, "JSON with arch/proteins/nz for --generator (default: FILE.json beside it)."
     )
-    flags.DEFINE_integer("nz", None, "Latent size of --generator (default: its input shape).")
-    flags.DEFINE_string("base_path", None, "Folder for BASE/NAME/<version>/ and BASE/models.config.")
-    flags.DEFINE_string("model_name", None, "Model name (folder and TF Serving model name).")
-    flags.DEFINE_integer("version", None, "Version number (default: next free one).", lower_bound=1)
-    flags.DEFINE_enum("ema", "auto", ["auto", "yes", "no"], "Also export the EMA generator as NAME_ema.")
-    flags.DEFINE_enum("reconstruct_mode", "auto", ["auto", "regular", "separable"], "Reconstruction mode.")
-    flags.DEFINE_enum("interpolation", "spherical", ["spherical", "linear"], "Interpolation path in z.")
-    flags.DEFINE_bool("warmup", True, "Write assets.extra/tf_serving_warmup_requests (replayed at load).")
-    flags.DEFINE_string(
-        "config_base_path", None, "Base path written into models.config (e.g. /models inside a container)."
+    nz: int | None = option(None, "Latent size of --generator (default: its input shape).")
+    base_path: str | None = option(None, "Folder for BASE/NAME/<version>/ and BASE/models.config.")
+    model_name: str | None = option(None, "Model name (folder and TF Serving model name).")
+    version: int | None = option(None, "Version number (default: next free one).", lower_bound=1)
+    ema: str = option("auto", "Also export the EMA generator as NAME_ema.", choices=("auto", "yes", "no"))
+    reconstruct_mode: str = option("auto", "Reconstruction mode.", choices=("auto", "regular", "separable"))
+    interpolation: str = option("spherical", "Interpolation path in z.", choices=("spherical", "linear"))
+    warmup: bool = option(True, "Write assets.extra/tf_serving_warmup_requests (replayed at load).")
+    config_base_path: str | None = option(
+        None, "Base path written into models.config (e.g. /models inside a container)."
     )
 
 
@@ -391,7 +386,7 @@ def cli():
     """Console script `biogans-export` (and `python -m export.saved_model`)."""
     from biogans_tf.cli import run as run_program
 
-    _define_flags()
+    define_flags(ExportOptions, __name__)
     run_program(_main_with_errors, __doc__, __name__)
 
 

@@ -11,6 +11,7 @@ summary as its last line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -20,26 +21,34 @@ import tempfile
 import time
 import urllib.request
 
-from absl import app, flags
+from absl import app
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from biogans_tf.cli import define_flags, from_flags, option  # noqa: E402
 from biogans_tf.io_utils import write_bytes  # noqa: E402
 from serving.explorer import browser  # noqa: E402
 from serving.launch import free_port, stop_server  # noqa: E402
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("run_dir", None, "Training run directory (config.json, generator.keras).")
-flags.DEFINE_string("out", "docs/figures/explorer.png", "PNG to write.")
-flags.DEFINE_string("checkpoint", "final", "What to export: final (generator.keras), latest, or a prefix.")
-flags.DEFINE_bool("ema", True, "Show the EMA generator when the run has one.")
-flags.DEFINE_integer("seed", 1, "Seed of the browsed batch.", lower_bound=0)
-flags.DEFINE_integer("tile", 0, "Which tile of the grid to open.", lower_bound=0)
-flags.DEFINE_integer("zoom", 2, "Zoom of the pixels (2, 3, 4, 6 or 8).")
-flags.DEFINE_integer("width", 1366, "Browser window width (CSS px).", lower_bound=400)
-flags.DEFINE_integer("height", 1000, "Browser window height (CSS px).", lower_bound=300)
-flags.DEFINE_float("timeout", 900.0, "Seconds allowed for the export and the server start each.")
+
+@dataclasses.dataclass(frozen=True)
+class ScreenshotOptions:
+    """The screenshot's options; each field is a flag of the same name (biogans_tf.cli)."""
+
+    run_dir: str | None = option(None, "Training run directory (config.json, generator.keras).")
+    out: str = option("docs/figures/explorer.png", "PNG to write.")
+    checkpoint: str = option("final", "What to export: final (generator.keras), latest, or a prefix.")
+    ema: bool = option(True, "Show the EMA generator when the run has one.")
+    seed: int = option(1, "Seed of the browsed batch.", lower_bound=0)
+    tile: int = option(0, "Which tile of the grid to open.", lower_bound=0)
+    zoom: int = option(2, "Zoom of the pixels (2, 3, 4, 6 or 8).")
+    width: int = option(1366, "Browser window width (CSS px).", lower_bound=400)
+    height: int = option(1000, "Browser window height (CSS px).", lower_bound=300)
+    timeout: float = option(900.0, "Seconds allowed for the export and the server start each.")
+
+
+define_flags(ScreenshotOptions, __name__)
 
 
 def _fail(message: str) -> None:
@@ -52,20 +61,20 @@ def _env() -> dict:
     return dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
 
 
-def _export(run_dir: str, base: str) -> str:
+def _export(o: ScreenshotOptions, run_dir: str, base: str) -> str:
     cmd = [sys.executable, "-m", "export.saved_model", "--run_dir", run_dir, "--base_path", base,
-           "--model_name", "cells", "--checkpoint", FLAGS.checkpoint]  # fmt: skip
-    out = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=FLAGS.timeout)
+           "--model_name", "cells", "--checkpoint", o.checkpoint]  # fmt: skip
+    out = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=o.timeout)
     if out.returncode != 0:
         tail = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
         _fail(f"--run_dir {run_dir}: export failed: {tail}")
     exported = json.loads(out.stdout.strip().splitlines()[-1])["exported"]
-    name = "cells_ema" if FLAGS.ema and "cells_ema" in exported else "cells"
+    name = "cells_ema" if o.ema and "cells_ema" in exported else "cells"
     return name
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, log_path: str) -> None:
-    deadline = time.time() + FLAGS.timeout
+def _wait_healthy(o: ScreenshotOptions, url: str, proc: subprocess.Popen, log_path: str) -> None:
+    deadline = time.time() + o.timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             with open(log_path) as f:
@@ -77,23 +86,23 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log_path: str) -> None:
         except OSError:
             pass
         time.sleep(0.5)
-    raise TimeoutError(f"serving.server not healthy after {FLAGS.timeout} s (log: {log_path})")
+    raise TimeoutError(f"serving.server not healthy after {o.timeout} s (log: {log_path})")
 
 
-def _shoot(url: str, out: str) -> dict:
-    driver = browser.make_driver(FLAGS.width, FLAGS.height)
+def _shoot(o: ScreenshotOptions, url: str, out: str) -> dict:
+    driver = browser.make_driver(o.width, o.height)
     try:
-        browser.open_explorer(driver, f"{url}/explorer", 1, timeout=FLAGS.timeout)
+        browser.open_explorer(driver, f"{url}/explorer", 1, timeout=o.timeout)
         driver.execute_script(
             "const z = document.getElementById('zoom'); z.value = arguments[0];"
             "z.dispatchEvent(new Event('change')); document.getElementById('seed').value = arguments[1];",
-            str(FLAGS.zoom),
-            FLAGS.seed,
+            str(o.zoom),
+            o.seed,
         )
         driver.find_element("id", "sample").click()
         browser.wait_for(driver, "return window.explorer.busy() === 0 && window.explorer.state.cells.length")
         tiles = driver.find_elements("css selector", "#grid button.tile")
-        tiles[min(FLAGS.tile, len(tiles) - 1)].click()
+        tiles[min(o.tile, len(tiles) - 1)].click()
         driver.find_element("id", "preset").click()
         browser.wait_for(driver, "return window.explorer.state.frames.length && window.explorer.busy() === 0")
         driver.execute_script("window.scrollTo(0, 0)")
@@ -107,8 +116,9 @@ def _shoot(url: str, out: str) -> dict:
 
 def main(argv):
     del argv
-    if not FLAGS.run_dir or not os.path.isfile(os.path.join(FLAGS.run_dir, "config.json")):
-        _fail(f"--run_dir {FLAGS.run_dir}: expected a training run folder with config.json")
+    o = from_flags(ScreenshotOptions)
+    if not o.run_dir or not os.path.isfile(os.path.join(o.run_dir, "config.json")):
+        _fail(f"--run_dir {o.run_dir}: expected a training run folder with config.json")
     # SIGTERM unwinds like Ctrl-C, so the server subprocess and the temporary export are cleaned up.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     missing = browser.browser_missing()
@@ -116,7 +126,7 @@ def main(argv):
         _fail(f"cannot take the screenshot: {missing}")
     with tempfile.TemporaryDirectory(prefix="explorer-shot-") as tmp:
         base = os.path.join(tmp, "models")
-        name = _export(os.path.abspath(FLAGS.run_dir), base)
+        name = _export(o, os.path.abspath(o.run_dir), base)
         rest = free_port()
         log_path = os.path.join(tmp, "server.log")
         with open(log_path, "w") as log:
@@ -126,8 +136,8 @@ def main(argv):
             proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT)
             try:
                 url = f"http://127.0.0.1:{rest}"
-                _wait_healthy(url, proc, log_path)
-                summary = _shoot(url, os.path.abspath(FLAGS.out))
+                _wait_healthy(o, url, proc, log_path)
+                summary = _shoot(o, url, os.path.abspath(o.out))
             finally:
                 stop_server(proc)
     summary["model"] = name

@@ -23,16 +23,17 @@ report states the settings that produced it. The report is written by scripts/re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import time
-import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from biogans_tf.cli import define_flags, from_flags, option  # noqa: E402
 from biogans_tf.conventions import PAPER_PROTEINS, SIM_PROTEINS  # noqa: E402
 
 ONE = "Tea1"
@@ -165,20 +166,22 @@ def evaluate(r: Runner, name: str, task: str, out: str, **kw) -> dict:
     return r.run(name, ["training.evaluate", *flags], os.path.join(out, "results.json"))
 
 
-def _define_flags(fv) -> None:
-    from absl import flags
+@dataclasses.dataclass(frozen=True)
+class ReproduceOptions:
+    """The script's options; each field is a flag of the same name (biogans_tf.cli)."""
 
-    kw = {"flag_values": fv}
-    flags.DEFINE_bool("quick", False, "tiny settings: checks every stage in minutes", **kw)
-    flags.DEFINE_string("work", "", "work folder (default runs/reproduce[_quick])", **kw)
-    flags.DEFINE_string(
-        "out", "", "report path (default <work>/RESULTS.md or RESULTS_quick.md; the committed "
-        "report: --out docs/RESULTS.md)", **kw,
+    quick: bool = option(False, "tiny settings: checks every stage in minutes")
+    work: str = option("", "work folder (default runs/reproduce[_quick])")
+    out: str = option(
+        "", "report path (default <work>/RESULTS.md or RESULTS_quick.md; the committed "
+        "report: --out docs/RESULTS.md)",
     )  # fmt: skip
-    flags.DEFINE_integer("seed", 0, "seed of every run and evaluation", lower_bound=0, **kw)
-    flags.DEFINE_string(
-        "note", "", "a line stated under the report's header, e.g. how loaded the machine was", **kw
-    )
+    seed: int = option(0, "seed of every run and evaluation", lower_bound=0)
+    note: str = option("", "a line stated under the report's header, e.g. how loaded the machine was")
+
+
+def _define_flags(fv) -> None:
+    define_flags(ReproduceOptions, __name__, fv)
 
 
 def _eval_stages(s: dict, runs: dict[str, str], seed: int):
@@ -232,17 +235,17 @@ def main(argv=None) -> int:
     from biogans_tf.cli import parse_or_report
     from scripts.reproduce_report import write_report
 
-    a = parse_or_report(_define_flags, argv, __doc__, __name__, "scripts/reproduce.py")
-    if a is None:
+    fv = parse_or_report(_define_flags, argv, __doc__, __name__, "scripts/reproduce.py")
+    if fv is None:
         return 2
-    a = types.SimpleNamespace(**{name: a[name].value for name in a})
+    a = from_flags(ReproduceOptions, fv)
     s = QUICK if a.quick else FULL
     # Paths relative to the repository root keep the recorded commands copy-pasteable.
-    a.work, a.out = (os.path.abspath(p) if p else "" for p in (a.work, a.out))
+    work, out = (os.path.abspath(p) if p else "" for p in (a.work, a.out))
     os.chdir(ROOT)
-    work = a.work or os.path.join("runs", "reproduce_quick" if a.quick else "reproduce")
+    work = work or os.path.join("runs", "reproduce_quick" if a.quick else "reproduce")
     # Under runs/ by default: overwriting the committed docs/RESULTS.md and its figures is an explicit choice.
-    report = a.out or os.path.join(work, "RESULTS_quick.md" if a.quick else "RESULTS.md")
+    report = out or os.path.join(work, "RESULTS_quick.md" if a.quick else "RESULTS.md")
     r = Runner(work, lambda m: print(m, file=sys.stderr, flush=True))
     t0 = time.perf_counter()
     runs = train_all(r, s, a.seed)

@@ -17,6 +17,7 @@ Works unchanged against the real TF Serving.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -24,6 +25,7 @@ import grpc
 import numpy as np
 
 from biogans_tf import tiff, viz
+from biogans_tf.cli import define_flags, from_flags, option
 from serving.cell_files import read_cells
 from serving.grpc_client import ServingClient
 
@@ -209,56 +211,66 @@ _DEFAULT_OUT = {
 RESIZE_POLICIES = ("pad_or_crop", "fit", "stretch", "exact")  # = biogans_tf.data.own.RESIZE_POLICIES
 
 
+@dataclasses.dataclass(frozen=True)
+class ClientOptions:
+    """The client's settings; each `option` field is a flag (biogans_tf.cli), shared by every command.
+
+    `parse_args` fills the fields without a flag (`command`) and settles `out` (per-command
+    default), `images` (plus trailing file names) and `bits` (the flag's text -> int).
+    """
+
+    target: str = option("localhost:8500", "gRPC host:port of the server")
+    model_name: str | None = option(None, "served model name (required)")
+    version: int | None = option(None, "pin a version (default: the served one)", lower_bound=1)
+    timeout: float = option(300.0, "seconds per call")
+    palette: str = option(
+        viz.DEFAULT_PALETTE,
+        "PNG/GIF colours: red-green (paper), magenta-green (colour-blind safe), gray (per channel)",
+        choices=tuple(viz.PALETTES),
+    )
+    n: int = option(64, "sample: cells to draw", lower_bound=1)
+    cols: int = option(8, "sample: cells per row of a .png grid", lower_bound=1)
+    seed: int = option(0, "latent seed (interpolate: the endpoints are sample(2, seed))")
+    out: str | None = option(
+        None, "output: .png, .gif (interpolate), .ome.tif / .tif (channels named); default "
+        "samples.png / reconstructions.png / interpolation.gif",
+    )  # fmt: skip
+    npy: str | None = option(None, "sample: also save the images; reconstruct: the z codes (.npy)")
+    images: list[str] | None = option(
+        None, "reconstruct: comma-separated RGB PNG (R=red, G=green), TIFF or .npy cells; "
+        "more file names may follow as plain arguments",
+    )  # fmt: skip
+    channel_map: str = option("red=0,green=1", "reconstruct, TIFF: red and green channels")
+    percentiles: str = option("0.5,99.5", "reconstruct, TIFF: LOW,HIGH -> 0..255, or none")
+    resize_policy: str = option("pad_or_crop", "reconstruct, TIFF input", choices=RESIZE_POLICIES)
+    iterations: int = option(50, "reconstruct: L-BFGS iterations", lower_bound=0)
+    restarts: int = option(5, "reconstruct: random restarts", lower_bound=1)
+    protein: str | None = option(
+        None, "reconstruct: the cells show the red and this protein's green (PNG/TIFF, or "
+        ".npy [H, W, 2]); fit and score only those channels (reconstruct_masked)",
+    )  # fmt: skip
+    # Flag --interp_steps; the field's name `steps` (the older flag name) stays an alias.
+    steps: int = option(16, "interpolate: points on the path", flag="interp_steps", lower_bound=2)
+    scale: int = option(2, "nearest-neighbour upscaling of the picture", lower_bound=1)
+    bits: str | int = option("8", "bit depth of a .tif / .ome.tif --out", choices=("8", "16"))
+    command: str = ""  # no flag: the first plain argument
+
+
 def build_flags():
     """A fresh absl `FlagValues` with every flag of every command (`main` may run many times)."""
     from absl import flags
 
     fv = flags.FlagValues()
-    kw = {"flag_values": fv}
-    flags.DEFINE_string("target", "localhost:8500", "gRPC host:port of the server", **kw)
-    flags.DEFINE_string("model_name", None, "served model name (required)", **kw)
-    flags.DEFINE_integer("version", None, "pin a version (default: the served one)", lower_bound=1, **kw)
-    flags.DEFINE_float("timeout", 300.0, "seconds per call", **kw)
-    flags.DEFINE_enum(
-        "palette", viz.DEFAULT_PALETTE, list(viz.PALETTES),
-        "PNG/GIF colours: red-green (paper), magenta-green (colour-blind safe), gray (per channel)", **kw,
-    )  # fmt: skip
-    flags.DEFINE_integer("n", 64, "sample: cells to draw", lower_bound=1, **kw)
-    flags.DEFINE_integer("cols", 8, "sample: cells per row of a .png grid", lower_bound=1, **kw)
-    flags.DEFINE_integer("seed", 0, "latent seed (interpolate: the endpoints are sample(2, seed))", **kw)
-    flags.DEFINE_string(
-        "out", None, "output: .png, .gif (interpolate), .ome.tif / .tif (channels named); default "
-        "samples.png / reconstructions.png / interpolation.gif", **kw,
-    )  # fmt: skip
-    flags.DEFINE_string("npy", None, "sample: also save the images; reconstruct: the z codes (.npy)", **kw)
-    flags.DEFINE_list(
-        "images", None, "reconstruct: comma-separated RGB PNG (R=red, G=green), TIFF or .npy cells; "
-        "more file names may follow as plain arguments", **kw,
-    )  # fmt: skip
-    flags.DEFINE_string("channel_map", "red=0,green=1", "reconstruct, TIFF: red and green channels", **kw)
-    flags.DEFINE_string("percentiles", "0.5,99.5", "reconstruct, TIFF: LOW,HIGH -> 0..255, or none", **kw)
-    flags.DEFINE_enum("resize_policy", "pad_or_crop", list(RESIZE_POLICIES), "reconstruct, TIFF input", **kw)
-    flags.DEFINE_integer("iterations", 50, "reconstruct: L-BFGS iterations", lower_bound=0, **kw)
-    flags.DEFINE_integer("restarts", 5, "reconstruct: random restarts", lower_bound=1, **kw)
-    flags.DEFINE_string(
-        "protein", None, "reconstruct: the cells show the red and this protein's green (PNG/TIFF, or "
-        ".npy [H, W, 2]); fit and score only those channels (reconstruct_masked)", **kw,
-    )  # fmt: skip
-    flags.DEFINE_integer("interp_steps", 16, "interpolate: points on the path", lower_bound=2, **kw)
-    flags.DEFINE_alias("steps", "interp_steps", **kw)  # the older name
-    flags.DEFINE_integer("scale", 2, "nearest-neighbour upscaling of the picture", lower_bound=1, **kw)
-    flags.DEFINE_enum("bits", "8", ["8", "16"], "bit depth of a .tif / .ome.tif --out", **kw)
+    define_flags(ClientOptions, __name__, fv)
     return fv
 
 
 def parse_args(argv):
-    """`argv` (without the program name) -> a namespace with the command and its settings.
+    """`argv` (without the program name) -> the command and its settings (`ClientOptions`).
 
     Raises:
         ValueError: one line naming the flag or command and what was expected.
     """
-    import types
-
     from absl import flags
 
     fv = build_flags()
@@ -277,14 +289,13 @@ def parse_args(argv):
     for name, commands in _COMMAND_FLAGS.items():
         if fv[name].present and command not in commands:
             raise ValueError(f"--{name} applies to {' / '.join(commands)}, not {command}")
-    values = {name: fv[name].value for name in fv if name != "steps"}  # `steps`: alias, set below
-    values.update(command=command, steps=fv.interp_steps, bits=int(fv.bits))
-    values["out"] = fv.out or _DEFAULT_OUT.get(command)
+    o = from_flags(ClientOptions, fv)
+    values = dict(command=command, bits=int(o.bits), out=o.out or _DEFAULT_OUT.get(command))
     if command == "reconstruct":
-        values["images"] = list(fv.images or []) + extra
+        values["images"] = list(o.images or []) + extra
         if not values["images"]:
             raise ValueError("reconstruct: --images is required (comma-separated files)")
-    return types.SimpleNamespace(**values)
+    return dataclasses.replace(o, **values)
 
 
 def main(argv=None) -> int:

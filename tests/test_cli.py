@@ -152,3 +152,23 @@ def test_dataclass_fields_generate_typed_flags_with_help_and_aliases():
     assert fv["rate"].value is None and isinstance(fv["count"].value, int)
     with pytest.raises(flags.IllegalFlagValueError, match=r"<a\|b>"):
         fv["kind"].parse("c")
+
+
+@dataclasses.dataclass
+class _ListOptions:
+    """Fields whose flags are bounded ints, comma-separated lists and repeatable strings."""
+
+    n: int = cli.option(64, "cells", lower_bound=1)
+    names: list[str] | None = cli.option(None, "comma-separated names")
+    paths: list[str] | None = cli.option(None, "files, repeated", multi=True)
+
+
+def test_option_lower_bound_list_and_multi_flags():
+    fv = flags.FlagValues()
+    cli.define_flags(_ListOptions, "tests.test_cli_list_options", fv)
+    text = cli.help_text("usage", "tests.test_cli_list_options", fv)
+    assert "(a positive integer)" in text and "(a comma separated list)" in text and "repeated" in text
+    fv(["prog", "--names=a,b", "--paths=x", "--paths=y,z"])
+    assert cli.from_flags(_ListOptions, fv) == _ListOptions(names=["a", "b"], paths=["x", "y,z"])
+    with pytest.raises(flags.IllegalFlagValueError, match="positive integer"):
+        fv["n"].parse("0")

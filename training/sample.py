@@ -14,30 +14,43 @@ a JSON summary.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 
 from absl import app, flags
 
+from biogans_tf.cli import define_flags as define_option_flags
+from biogans_tf.cli import from_flags, option
+
 FORMATS = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".png", ".npy")
+
+
+@dataclasses.dataclass
+class SampleOptions:
+    """Every option of `training.sample`: each field is the flag of the same name
+    (`biogans_tf.cli.define_flags`); `sample_to_file` takes them as keywords (bits as an int)."""
+
+    run_dir: str = option("", "run directory (its generator.keras; generator_ema.keras with --ema)")
+    generator: str = option("", "a generator .keras file (overrides --run_dir's)")
+    ema: bool = option(False, "with --run_dir: use generator_ema.keras")
+    proteins: str = option("", "comma-separated protein names (default: the run's)")
+    n: int = option(64, "cells to draw", lower_bound=1)
+    seed: int = option(0, "latent seed (same as the served `sample` signature's)", lower_bound=0)
+    out: str = option("samples.ome.tif", f"output file: {', '.join(FORMATS)}")
+    bits: str = option("8", "TIFF bit depth", choices=("8", "16"))
+    cols: int = option(8, "cells per row of a .png grid", lower_bound=1)
+    palette: str = option(
+        "red-green", "colours of a .png grid", choices=("red-green", "magenta-green", "gray")
+    )
+    batch: int = option(64, "cells per generator call", lower_bound=1)
 
 
 def define_flags() -> None:
     """Define this command's flags. Called by `cli`, not at import: `training.evaluate` defines
     `--run_dir` / `--seed` too, and tests import both into one process."""
-    f = flags
-    f.DEFINE_string("run_dir", "", "run directory (its generator.keras; generator_ema.keras with --ema)")
-    f.DEFINE_string("generator", "", "a generator .keras file (overrides --run_dir's)")
-    f.DEFINE_bool("ema", False, "with --run_dir: use generator_ema.keras")
-    f.DEFINE_string("proteins", "", "comma-separated protein names (default: the run's)")
-    f.DEFINE_integer("n", 64, "cells to draw", lower_bound=1)
-    f.DEFINE_integer("seed", 0, "latent seed (same as the served `sample` signature's)", lower_bound=0)
-    f.DEFINE_string("out", "samples.ome.tif", f"output file: {', '.join(FORMATS)}")
-    f.DEFINE_enum("bits", "8", ["8", "16"], "TIFF bit depth")
-    f.DEFINE_integer("cols", 8, "cells per row of a .png grid", lower_bound=1)
-    f.DEFINE_enum("palette", "red-green", ["red-green", "magenta-green", "gray"], "colours of a .png grid")
-    f.DEFINE_integer("batch", 64, "cells per generator call", lower_bound=1)
+    define_option_flags(SampleOptions, __name__)
 
 
 FLAGS = flags.FLAGS
@@ -119,15 +132,13 @@ def main(argv) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if not (FLAGS.run_dir or FLAGS.generator):
+    o = from_flags(SampleOptions, FLAGS)
+    if not (o.run_dir or o.generator):
         print("error: give --run_dir (a training run) or --generator (a .keras file)", file=sys.stderr)
         return 2
+    kwargs = dataclasses.asdict(o)
     try:
-        summary = sample_to_file(
-            FLAGS.out, run_dir=FLAGS.run_dir, generator=FLAGS.generator, ema=FLAGS.ema,
-            proteins=FLAGS.proteins, n=FLAGS.n, seed=FLAGS.seed, bits=int(FLAGS.bits),
-            cols=FLAGS.cols, batch=FLAGS.batch, palette=FLAGS.palette,
-        )  # fmt: skip
+        summary = sample_to_file(kwargs.pop("out"), **{**kwargs, "bits": int(o.bits)})
     except (ValueError, OSError) as e:  # DataError is a ValueError: one clear line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
