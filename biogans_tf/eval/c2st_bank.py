@@ -179,7 +179,7 @@ class C2STBank:
         fake = tf.where(self.fresh_mask[:, None, None, None, None], fresh, fixed)
         weights = self.critic.trainable_variables
         with tf.GradientTape() as tape:
-            d_real_all, d_fake_all = self.critic(real), self.critic(fake)  # [n, B]
+            d_real_all, d_fake_all = (tf.cast(self.critic(x), tf.float32) for x in (real, fake))  # [n, B]
             d_real = tf.reduce_mean(d_real_all, axis=1)  # [n]
             d_fake = tf.reduce_mean(d_fake_all, axis=1)
             if s.critic == "gan":
@@ -211,7 +211,7 @@ class C2STBank:
         fake = tf.where(self.fresh_mask[:, None, None, None, None], fresh, fixed)
         v_real = tf.cast(ar < self.real_test_len[:, None], tf.float32)
         v_fake = tf.cast(ar < self.fake_test_len[:, None], tf.float32)
-        d_real, d_fake = self.critic(real), self.critic(fake)
+        d_real, d_fake = (tf.cast(self.critic(x), tf.float32) for x in (real, fake))  # bf16 policy: f32 sums
         # The penalty pairs real i with fake i (as the reference, which truncates to the shorter).
         gp = self._penalty(real, fake, self._uniform(step, _EPS, [e]))
         return (

@@ -9,6 +9,10 @@ import tensorflow as tf
 from biogans_tf.losses.base import reduce_scores
 from biogans_tf.losses.wgan import Wgan
 
+# Name scopes of the penalty's own ops (the critic's ops between them run in its compute dtype).
+INTERPOLATES_SCOPE = "gp_interpolates"
+NORM_SCOPE = "gp_norm"
+
 
 def interpolation_eps(seed: tf.Tensor, lead_shape, dtype=tf.float32) -> tf.Tensor:
     """eps ~ U[0, 1) of shape `lead_shape + [1, 1, 1]` (one per sample, broadcast over pixels).
@@ -66,14 +70,18 @@ def gradient_penalties(
         raise ValueError(f"critic inputs must be rank 4 or 5, got shape {real.shape}")
     # Interpolates, their gradient and its norm stay float32 under mixed precision (the critic
     # casts its input to its compute dtype; the cast's gradient brings the result back to float32).
-    real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
-    if eps is None:
-        eps = interpolation_eps(seed, tf.shape(real)[: rank - 3])  # lead: [B] or [C, B]
-    eps = tf.cast(eps, tf.float32)
-    grads = input_gradients(critic, eps * real + (1.0 - eps) * fake)
-    # The tiny constant keeps the double-backward of sqrt finite if a gradient is exactly 0.
-    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[-3, -2, -1]) + 1e-12)
-    return tf.square(norms - 1.0)
+    # The name scopes let tests find these ops in a traced step and check their dtypes.
+    with tf.name_scope(INTERPOLATES_SCOPE):
+        real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
+        if eps is None:
+            eps = interpolation_eps(seed, tf.shape(real)[: rank - 3])  # lead: [B] or [C, B]
+        eps = tf.cast(eps, tf.float32)
+        interpolates = eps * real + (1.0 - eps) * fake
+    grads = input_gradients(critic, interpolates)
+    with tf.name_scope(NORM_SCOPE):
+        # The tiny constant keeps the double-backward of sqrt finite if a gradient is exactly 0.
+        norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[-3, -2, -1]) + 1e-12)
+        return tf.square(norms - 1.0)
 
 
 @dataclasses.dataclass(frozen=True)

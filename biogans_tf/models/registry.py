@@ -96,10 +96,10 @@ def multichannel_critic(image_size, n_proteins, ndf, batchnorm, synchronized_bn,
     return single_critic(image_size, n_proteins, ndf, batchnorm, synchronized_bn, seed, 1 + n_proteins, norm)
 
 
-def bank_critic(image_size, n_proteins, ndf, batchnorm, synchronized_bn, seed, norm="none"):
-    """A `CriticBank` of C critics on `[C, B, H, W, 2]` (conditional family)."""
+def bank_critic(image_size, n_proteins, ndf, batchnorm, synchronized_bn, seed, norm="none", execution="loop"):
+    """A `CriticBank` of C critics on `[C, B, H, W, 2]` (conditional family), run as `execution`."""
     kwargs = _critic_kwargs(image_size, ndf, batchnorm, synchronized_bn, seed, norm)
-    return CriticBank(n_critics=n_proteins, n_channels=2, **kwargs)
+    return CriticBank(n_critics=n_proteins, n_channels=2, execution=execution, **kwargs)
 
 
 _FAMILY_CRITICS = {"joint": single_critic, "multichannel": multichannel_critic, "conditional": bank_critic}
@@ -264,6 +264,7 @@ def build_critic(
     synchronized_bn: bool = False,
     seed: int = 0,
     norm: str = "none",
+    execution: str = "loop",
 ) -> keras.Model:
     """Build the critic of `arch` (a `DCGANCritic` or a `CriticBank` of C critics).
 
@@ -276,6 +277,8 @@ def build_critic(
       synchronized_bn: cross-replica BatchNorm.
       seed: init seed.
       norm: "none" or "spectral" (`--critic_norm`; `keras.layers.SpectralNormalization` on every conv).
+      execution: how a `CriticBank` (conditional family) runs its critics, "loop" or "grouped"
+        (`--critic_bank`; same weights for the same seed); other families have one critic.
 
     Returns:
       A built model taking the layout `critic_view(arch, generator_output)` gives.
@@ -286,6 +289,8 @@ def build_critic(
     _check_int("n_proteins", n_proteins, 1)
     # `norm` only when asked for: an arch's own `make_critic` need not take it.
     extra = {} if norm == "none" else {"norm": norm}
+    if execution != "loop" and spec.family == "conditional":
+        extra["execution"] = execution
     model = spec.make_critic(
         image_size, n_proteins, ndf, bool(batchnorm), bool(synchronized_bn), seed, **extra
     )

@@ -18,13 +18,14 @@ from biogans_tf import conventions
 from biogans_tf.cli import option
 from biogans_tf.conventions import PAPER_PROTEINS, STRATEGIES
 from biogans_tf.trainer.errors import ConfigError
+from biogans_tf.trainer.precision import PRECISIONS, resolve_precision
 from biogans_tf.trainer.presets import FAMILY_PRESETS, PRESETS
 
 # The registries (biogans_tf.models / losses) import Keras and TensorFlow: the functions below import
 # them when called, so `biogans-train --help` and flag parsing stay fast.
 
-PRECISIONS = ("float32", "bf16", "mixed_float16")
 CRITIC_NORMS = ("none", "spectral")  # = biogans_tf.models.critics.CRITIC_NORMS
+CRITIC_BANKS = ("loop", "grouped")  # = biogans_tf.models.critic_bank.EXECUTIONS
 PENALTIES = ("none", "gp", "r1")  # = biogans_tf.losses.registry.PENALTIES (no TF import for flags)
 
 # Fields taken from the loss (`biogans_tf.losses`) when neither the preset nor a flag sets them.
@@ -178,6 +179,12 @@ class TrainConfig:
         None, "BatchNorm in the critic (default: per loss; off for wgan-gp)"
     )
     critic_norm: str = option("none", _NORM_HELP, choices=CRITIC_NORMS)
+    critic_bank: str = option(
+        "loop",
+        "star/independent critics: loop (one after another; fastest at ndf=64 on CPU) or grouped (one "
+        "grouped conv per layer; fastest at small ndf)",
+        choices=CRITIC_BANKS,
+    )
     optimizer: str | None = option(
         None, "default: per loss (adam; rmsprop for wgan)", choices=("adam", "rmsprop")
     )
@@ -211,7 +218,11 @@ class TrainConfig:
     jit_compile: str = option(
         "auto", "XLA for the train step: auto = on with a GPU", choices=("auto", "true", "false")
     )
-    precision: str = option("float32", "bf16 = mixed_bfloat16 convs, float32 penalty", choices=PRECISIONS)
+    precision: str = option(
+        "float32",
+        "bf16 = bfloat16 convs, float32 weights and penalty; auto = bf16 where the CPU/GPU has it",
+        choices=PRECISIONS,
+    )
 
     def to_json(self) -> dict:
         """JSON-ready dict (tuples as lists)."""
@@ -325,6 +336,13 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--strategy={cfg.strategy!r}: expected one of {list(STRATEGIES)}")
     if cfg.critic_norm not in CRITIC_NORMS:
         raise ConfigError(f"--critic_norm={cfg.critic_norm!r}: expected one of {', '.join(CRITIC_NORMS)}")
+    if cfg.critic_bank not in CRITIC_BANKS:
+        raise ConfigError(f"--critic_bank={cfg.critic_bank!r}: expected one of {', '.join(CRITIC_BANKS)}")
+    if cfg.critic_bank == "grouped" and cfg.critic_norm != "none":
+        raise ConfigError(
+            f"--critic_bank=grouped with --critic_norm={cfg.critic_norm}: spectral norm needs each critic's "
+            "own kernels (use --critic_bank=loop)"
+        )
     _validate_own_data(cfg)
     if cfg.palette not in PALETTES:
         raise ConfigError(f"--palette={cfg.palette!r}: expected one of {', '.join(PALETTES)}")
@@ -369,9 +387,11 @@ def merge_for_resume(saved: TrainConfig, explicit: dict, path: str) -> TrainConf
     """
     merged = dataclasses.replace(saved)
     for k, v in explicit.items():
+        # config.json holds what `auto` chose when the run started: compare with what it picks here.
+        wanted = resolve_precision(v)[0] if k == "precision" else v
         if k in RESUMABLE_CHANGES:
             setattr(merged, k, v)
-        elif getattr(saved, k) != v:
+        elif getattr(saved, k) != wanted:
             raise ConfigError(
                 f"--{k}={v!r} differs from the run being resumed ({path}: {k}={getattr(saved, k)!r}); "
                 f"resuming needs the same value (drop the flag or start a new --logdir)"

@@ -10,11 +10,14 @@ from __future__ import annotations
 PRESETS: dict[str, dict] = {
     # The reference's settings (Osokin et al. 2017, aosokin/biogans experiment scripts).
     "paper": dict(image_size=(48, 80), batch_size=64, nz=100, ngf=64, ndf=64, red_portion=0.5, steps=50000),
-    # A reduced model that shows recognisable cells in ~15 minutes on 2 CPU cores. The critic bank
-    # (6 critics with a double-backward penalty) is what costs time, so the critic stays narrow
+    # A reduced model that shows recognisable cells in ~5 minutes on 2 CPU cores (issue 15:
+    # benchmarks/RESULTS.md has the timing and the before/after grids). The critic bank (6
+    # critics with a double-backward penalty) is what costs time, so the critic stays narrow
     # (ndf=16) while the generator gets the width the six protein patterns need (ngf=32 costs
-    # about the same per step as 16). Three critic steps per generator step instead of five buy
-    # more generator updates per second; the EMA generator (decay 0.99, short enough for 1500
+    # about the same per step as 16). bfloat16 where the CPU computes it natively (`auto`) and
+    # the grouped critic bank (one grouped conv per layer: fewer, larger kernels at this width)
+    # make a step ~1.5x faster; two critic steps per generator step instead of five buy more
+    # generator updates per second; the EMA generator (decay 0.99, short enough for 1200
     # iterations) gives visibly cleaner samples early. 1000 simulated cells per protein (~4 s to
     # render) keep the critic from memorising the training set.
     "cpu-demo": dict(
@@ -23,15 +26,17 @@ PRESETS: dict[str, dict] = {
         batch_size=16,
         ngf=32,
         ndf=16,
-        n_critic=3,
+        n_critic=2,
         lr_d=2e-4,
         lr_g=2e-4,
         ema=True,
         ema_decay=0.99,
-        steps=1500,
-        sample_every=100,
-        checkpoint_every=250,
+        steps=1200,
+        sample_every=200,
+        checkpoint_every=300,
         log_every=25,
+        precision="auto",
+        critic_bank="grouped",
     ),
 }
 

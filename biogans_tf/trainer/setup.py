@@ -23,9 +23,7 @@ from biogans_tf.trainer import distribute
 from biogans_tf.trainer.config import ConfigError, TrainConfig
 from biogans_tf.trainer.gan_model import GanTrainer
 from biogans_tf.trainer.optimizers import make_optimizer
-
-# --precision -> Keras mixed-precision policy.
-PRECISION_POLICIES = {"float32": "float32", "bf16": "mixed_bfloat16", "mixed_float16": "mixed_float16"}
+from biogans_tf.trainer.precision import POLICIES, resolve_precision
 
 
 def use_jit(cfg: TrainConfig) -> bool:
@@ -60,7 +58,11 @@ def configure_process(cfg: TrainConfig) -> tf.distribute.Strategy:
         distribute.check_batch_split(cfg.batch_size, strategy)
     except distribute.StrategyError as e:
         raise ConfigError(str(e)) from None
-    keras.mixed_precision.set_global_policy(PRECISION_POLICIES[cfg.precision])
+    # `auto` becomes what this machine runs best; config.json (written later) records it.
+    cfg.precision, why = resolve_precision(cfg.precision)
+    if why != "requested":
+        print(f"precision: {cfg.precision} ({why})", file=sys.stderr, flush=True)
+    keras.mixed_precision.set_global_policy(POLICIES[cfg.precision])
     return strategy
 
 
@@ -177,7 +179,13 @@ def build_trainer(cfg: TrainConfig, n_proteins: int, strategy=None) -> GanTraine
     gkw = dict(common, nz=cfg.nz, ngf=cfg.ngf, red_portion=cfg.red_portion, seed=cfg.seed)
     generator = registry.build_generator(cfg.arch, **gkw)
     critic = registry.build_critic(
-        cfg.arch, **common, ndf=cfg.ndf, batchnorm=cfg.critic_batchnorm, seed=cfg.seed, norm=cfg.critic_norm
+        cfg.arch,
+        **common,
+        ndf=cfg.ndf,
+        batchnorm=cfg.critic_batchnorm,
+        seed=cfg.seed,
+        norm=cfg.critic_norm,
+        execution=cfg.critic_bank,
     )
     ema = registry.build_generator(cfg.arch, **gkw) if cfg.ema else None
     trainer = GanTrainer(
