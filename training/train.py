@@ -158,11 +158,16 @@ def _finish(cfg: TrainConfig, trainer, results: dict, run_callbacks: RunCallback
         meta = generator_metadata(
             cfg.arch, cfg.proteins, cfg.nz, cfg.image_size, gan=cfg.gan, ngf=cfg.ngf, ema=False
         )
-        write_keras(trainer.generator, os.path.join(cfg.logdir, "generator.keras"), meta)
+        n_proteins = len(cfg.proteins)
+        write_keras(
+            setup.float32_generator(cfg, n_proteins, trainer.generator),
+            os.path.join(cfg.logdir, "generator.keras"),
+            meta,
+        )
         results["generator"] = os.path.join(cfg.logdir, "generator.keras")
         if trainer.ema_generator is not None:
             write_keras(
-                trainer.ema_generator,
+                setup.float32_generator(cfg, n_proteins, trainer.ema_generator),
                 os.path.join(cfg.logdir, "generator_ema.keras"),
                 {**meta, "ema": True},
             )

@@ -208,6 +208,29 @@ def build_trainer(cfg: TrainConfig, n_proteins: int, strategy=None) -> GanTraine
     return trainer
 
 
+def float32_generator(cfg: TrainConfig, n_proteins: int, generator: keras.Model) -> keras.Model:
+    """`generator` as a float32 model with the same weights (itself when it already is float32).
+
+    A generator trained under `--precision=bf16` carries the `mixed_bfloat16` policy in its
+    `.keras` config and would compute and return bfloat16 wherever it is loaded; the files a run
+    writes for samplers, exports and servers hold this float32 twin instead (the weights, BatchNorm
+    statistics included, are float32 either way).
+    """
+    if generator.compute_dtype == "float32":
+        return generator
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        twin = registry.build_generator(
+            cfg.arch, image_size=tuple(cfg.image_size), n_proteins=n_proteins, nz=cfg.nz, ngf=cfg.ngf,
+            red_portion=cfg.red_portion, seed=cfg.seed,
+        )  # fmt: skip
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+    twin.set_weights(generator.get_weights())
+    return twin
+
+
 def weights_digest(trainer: GanTrainer) -> str:
     """SHA-256 of every generator and critic weight (bytes, in weight order): equal iff identical."""
     h = hashlib.sha256()
