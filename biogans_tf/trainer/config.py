@@ -47,20 +47,8 @@ _LOSS_NAMES = {"penalty": "penalty_type"}
 
 # Fields that may change when a run is resumed (they do not alter what is being trained).
 RESUMABLE_CHANGES = frozenset(
-    {
-        "steps",
-        "logdir",
-        "resume",
-        "preset",
-        "sample_every",
-        "palette",
-        "checkpoint_every",
-        "keep_checkpoints",
-        "log_every",
-        "jit_compile",
-        "strategy",
-        "deterministic",
-    }
+    "steps logdir resume preset sample_every palette checkpoint_every keep_checkpoints log_every "
+    "jit_compile strategy deterministic".split()
 )
 
 
@@ -134,6 +122,8 @@ _PENALTY_HELP = (
     "Mescheder et al. 2018) or none (default: per loss; gp for wgan-gp)"
 )
 _NORM_HELP = "critic weights: none or spectral (keras.layers.SpectralNormalization around every conv)"
+_BANK_HELP = "star/independent critics: loop (fastest at ndf=64 on CPU) or grouped (one conv per layer)"
+_PRECISION_HELP = "bf16 = bfloat16 convs, float32 weights and penalty; auto = bf16 where the CPU/GPU has it"
 
 
 @dataclasses.dataclass
@@ -179,12 +169,7 @@ class TrainConfig:
         None, "BatchNorm in the critic (default: per loss; off for wgan-gp)"
     )
     critic_norm: str = option("none", _NORM_HELP, choices=CRITIC_NORMS)
-    critic_bank: str = option(
-        "loop",
-        "star/independent critics: loop (one after another; fastest at ndf=64 on CPU) or grouped (one "
-        "grouped conv per layer; fastest at small ndf)",
-        choices=CRITIC_BANKS,
-    )
+    critic_bank: str = option("loop", _BANK_HELP, choices=CRITIC_BANKS)
     optimizer: str | None = option(
         None, "default: per loss (adam; rmsprop for wgan)", choices=("adam", "rmsprop")
     )
@@ -218,11 +203,7 @@ class TrainConfig:
     jit_compile: str = option(
         "auto", "XLA for the train step: auto = on with a GPU", choices=("auto", "true", "false")
     )
-    precision: str = option(
-        "float32",
-        "bf16 = bfloat16 convs, float32 weights and penalty; auto = bf16 where the CPU/GPU has it",
-        choices=PRECISIONS,
-    )
+    precision: str = option("float32", _PRECISION_HELP, choices=PRECISIONS)
 
     def to_json(self) -> dict:
         """JSON-ready dict (tuples as lists)."""
@@ -336,12 +317,10 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--strategy={cfg.strategy!r}: expected one of {list(STRATEGIES)}")
     if cfg.critic_norm not in CRITIC_NORMS:
         raise ConfigError(f"--critic_norm={cfg.critic_norm!r}: expected one of {', '.join(CRITIC_NORMS)}")
-    if cfg.critic_bank not in CRITIC_BANKS:
-        raise ConfigError(f"--critic_bank={cfg.critic_bank!r}: expected one of {', '.join(CRITIC_BANKS)}")
-    if cfg.critic_bank == "grouped" and cfg.critic_norm != "none":
+    if cfg.critic_bank not in CRITIC_BANKS or (cfg.critic_bank == "grouped" and cfg.critic_norm != "none"):
         raise ConfigError(
-            f"--critic_bank=grouped with --critic_norm={cfg.critic_norm}: spectral norm needs each critic's "
-            "own kernels (use --critic_bank=loop)"
+            f"--critic_bank={cfg.critic_bank!r}: expected one of {', '.join(CRITIC_BANKS)}; grouped needs "
+            "--critic_norm=none (spectral norm needs each critic's own kernels)"
         )
     _validate_own_data(cfg)
     if cfg.palette not in PALETTES:

@@ -1,4 +1,4 @@
-"""--precision: `auto` resolution, resume, and a bf16 step on CPU with the whole penalty in float32."""
+"""--precision (`auto`, resume, a bf16 step on CPU with the penalty in float32) and --critic_bank."""
 
 import dataclasses
 import math
@@ -97,3 +97,11 @@ def test_bf16_step_keeps_the_penalty_in_float32(restore_policy, arch):
     for row in logs:
         assert row["gp"].dtype == tf.float32
         assert all(math.isfinite(float(row[k])) for k in ("d_loss", "g_loss", "gp", "wdist"))
+
+
+def test_critic_bank_flag_is_checked():
+    assert resolve({"logdir": "x", "critic_bank": "grouped"}).critic_bank == "grouped"
+    with pytest.raises(ConfigError, match="--critic_bank='grouped'.*--critic_norm=none"):
+        resolve({"logdir": "x", "critic_bank": "grouped", "critic_norm": "spectral"})
+    with pytest.raises(ConfigError, match="--critic_bank='stacked'"):
+        resolve({"logdir": "x", "critic_bank": "stacked"})
