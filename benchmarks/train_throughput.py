@@ -36,7 +36,6 @@ import time
 
 _REF_ARCH = {"dcgan": "dcgan", "dcgan-sep": "sep", "star": "star"}
 _PRECISIONS = ("float32", "bf16")
-_POLICY = {"float32": "float32", "bf16": "mixed_bfloat16"}
 
 
 def paper_proteins(arch: str) -> int:
@@ -71,6 +70,7 @@ def build(arch: str, batch_size: int, n_proteins: int, width: int = 64, precisio
 
     from biogans_tf.models import registry
     from biogans_tf.trainer.config import resolve
+    from biogans_tf.trainer.precision import POLICIES
     from biogans_tf.trainer.setup import build_trainer
 
     cfg = resolve(
@@ -78,7 +78,7 @@ def build(arch: str, batch_size: int, n_proteins: int, width: int = 64, precisio
              batch_size=batch_size, logdir="unused", precision=precision),
     )  # fmt: skip
     before = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy(_POLICY[precision])
+    keras.mixed_precision.set_global_policy(POLICIES[precision])
     try:
         trainer = build_trainer(cfg, n_proteins)
     finally:

@@ -176,7 +176,7 @@ def build_trainer(cfg: TrainConfig, n_proteins: int, strategy=None) -> GanTraine
     synced = cfg.strategy != "default"
     loss = cfg.loss()
     common = dict(image_size=tuple(cfg.image_size), n_proteins=n_proteins, synchronized_bn=synced)
-    gkw = dict(common, nz=cfg.nz, ngf=cfg.ngf, red_portion=cfg.red_portion, seed=cfg.seed)
+    gkw = generator_kwargs(cfg, n_proteins, synchronized_bn=synced)
     generator = registry.build_generator(cfg.arch, **gkw)
     critic = registry.build_critic(
         cfg.arch,
@@ -208,6 +208,14 @@ def build_trainer(cfg: TrainConfig, n_proteins: int, strategy=None) -> GanTraine
     return trainer
 
 
+def generator_kwargs(cfg: TrainConfig, n_proteins: int, synchronized_bn: bool = False) -> dict:
+    """`registry.build_generator` arguments (besides the arch) of `cfg`'s generator."""
+    return dict(
+        image_size=tuple(cfg.image_size), n_proteins=n_proteins, synchronized_bn=synchronized_bn,
+        nz=cfg.nz, ngf=cfg.ngf, red_portion=cfg.red_portion, seed=cfg.seed,
+    )  # fmt: skip
+
+
 def float32_generator(cfg: TrainConfig, n_proteins: int, generator: keras.Model) -> keras.Model:
     """`generator` as a float32 model with the same weights (itself when it already is float32).
 
@@ -221,10 +229,7 @@ def float32_generator(cfg: TrainConfig, n_proteins: int, generator: keras.Model)
     before = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        twin = registry.build_generator(
-            cfg.arch, image_size=tuple(cfg.image_size), n_proteins=n_proteins, nz=cfg.nz, ngf=cfg.ngf,
-            red_portion=cfg.red_portion, seed=cfg.seed,
-        )  # fmt: skip
+        twin = registry.build_generator(cfg.arch, **generator_kwargs(cfg, n_proteins))
     finally:
         keras.mixed_precision.set_global_policy(before)
     twin.set_weights(generator.get_weights())
