@@ -8,9 +8,14 @@ with absl at import time, imports TensorFlow only inside its `main`, and starts 
   and, for a console script such as `biogans-train`, lists no flags: it looks them up under the
   script's file name.) Flags defined in another module (test hooks) are left out of `--help`.
 - TensorFlow's C++ INFO/WARNING lines are silenced unless `TF_CPP_MIN_LOG_LEVEL` is set.
+- TensorFlow's oneDNN kernels are turned on where TensorFlow would leave them off and the user has
+  not set `TF_ENABLE_ONEDNN_OPTS` (`biogans_tf.cpu.prefer_onednn`; one line on stderr says so).
+- An error that the program does not report itself ends in one line with its cause (for a
+  TensorFlow op, the op and the kernel's message) and the path of a log file with the traceback
+  (`biogans_tf.failure`), exit status 1.
 
 `option` + `define_flags` generate a program's flags from its configuration dataclass (one pattern
-for every command). This module imports only absl and the standard library.
+for every command). This module imports only absl, the standard library and the two modules above.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ import typing
 from collections.abc import Callable, Sequence
 
 from absl import app, flags
+
+from biogans_tf.cpu import prefer_onednn
+from biogans_tf.failure import failure_line
 
 HELP_ARGS = frozenset({"--help", "-help", "-h", "--helpshort", "-helpshort", "-?"})
 HELPFULL_ARGS = frozenset({"--helpfull", "-helpfull"})
@@ -233,6 +241,9 @@ def run(main: Callable[[list[str]], int | None], usage: str, module_name: str, a
     argv = list(sys.argv if argv is None else argv)
     quiet_tensorflow()
     handle_help(usage, module_name, argv)
+    onednn = prefer_onednn()  # before the program imports TensorFlow, which reads it once
+    if onednn:
+        print(onednn, file=sys.stderr, flush=True)
 
     def _main(remaining):
         try:
@@ -240,6 +251,9 @@ def run(main: Callable[[list[str]], int | None], usage: str, module_name: str, a
         except UsageError as e:
             print(f"error: {e}", file=sys.stderr)
             status = 2
+        except Exception as e:  # an error the program did not turn into its own line
+            print(failure_line(e, program=module_name.rsplit(".", 1)[-1]), file=sys.stderr)
+            status = 1
         sys.exit(0 if status is None else status)
 
     app.run(_main, argv=argv)

@@ -18,6 +18,7 @@ from absl import flags, logging
 
 from biogans_tf.cli import define_flags, explicit_values
 from biogans_tf.cli import run as run_program
+from biogans_tf.failure import error_summary, write_error_log
 from biogans_tf.trainer.config import (
     ConfigError,
     TrainConfig,
@@ -60,25 +61,25 @@ def config_from_flags(flag_values=FLAGS) -> TrainConfig:
     return cfg
 
 
-def _write_failure(e: Exception, cfg) -> str | None:
-    """One line for a failed write into the run directory, or None for any other error.
+def _failure_line(e: Exception, cfg) -> str:
+    """One line for a run that failed after its config was resolved; the traceback goes to a log.
 
-    Writes outside the checkpoint writer (samples, TensorBoard events, generator.keras) fail with an
-    OSError or, inside TensorFlow's file writers, a `tf.errors.OpError` when the disk fills up or the
-    mount turns read-only. Checkpoints are written atomically, so the last good one stays resumable.
+    The line keeps the cause: for a TensorFlow op that failed inside the train step, the op and the
+    kernel's own message (`biogans_tf.failure.error_summary`), not TensorFlow's "Graph execution
+    error:" header; for a failed write (disk full, read-only mount) the file and the reason. The
+    full traceback is appended to `RUN/error.log` (a temp file before the run folder exists), whose
+    path the line gives. Checkpoints are written atomically, so the last good one stays resumable.
     """
-    if cfg is None:
-        return None
-    if isinstance(e, OSError):
-        where, why = e.filename or cfg.logdir, e.strerror or str(e)
-    else:
-        import tensorflow as tf  # already imported by the training run
-
-        if not isinstance(e, tf.errors.OpError):
-            return None
-        where, why = cfg.logdir, (e.message or str(e)).splitlines()[0]
-    ckpts = os.path.join(cfg.logdir, "checkpoints")
-    return f"error: {where}: {why}; the last good checkpoint in {ckpts} stays resumable with --resume"
+    logdir = getattr(cfg, "logdir", None)
+    log = write_error_log(e, logdir, "biogans-train")
+    where = f"{logdir}: " if logdir and not (isinstance(e, OSError) and e.filename) else ""
+    line = f"error: {where}{error_summary(e)}"
+    if log:
+        line += f"; full traceback in {log}"
+    if logdir and os.path.isdir(os.path.join(logdir, "checkpoints")):
+        ckpts = os.path.join(logdir, "checkpoints")
+        line += f"; the last good checkpoint in {ckpts} stays resumable with --resume"
+    return line
 
 
 def main(argv):
@@ -96,10 +97,7 @@ def main(argv):
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Exception as e:
-        line = _write_failure(e, cfg)
-        if line is None:
-            raise
-        print(line, file=sys.stderr)
+        print(_failure_line(e, cfg), file=sys.stderr)
         return 1
     print(json.dumps(results, sort_keys=True))
     return 0 if results.get("status") == "ok" else 1

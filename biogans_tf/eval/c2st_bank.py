@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from biogans_tf.conventions import to_model_range_tf
 from biogans_tf.losses.wgan_gp import gradient_penalties
-from biogans_tf.models.critic_bank import CriticBank
+from biogans_tf.models.critic_bank import CriticBank, grouped_training_error
 from biogans_tf.models.critics import CriticArch
 from biogans_tf.models.init import CONV_STDDEV
 from biogans_tf.trainer.optimizers import make_optimizer
@@ -40,7 +40,14 @@ def stacked_critic(keys, image_size, channels: int, ndf: int, execution: str = C
     critics are grouped into banks.
 
     Call: `bank(x)`, x `[n, B, H, W, channels]` float32 -> scores `[n, B]`.
+
+    Raises:
+        ValueError: `execution="grouped"` where grouped convolutions cannot train (oneDNN off).
     """
+    if execution == "grouped":
+        problem = grouped_training_error()
+        if problem is not None:
+            raise ValueError(f"C2ST execution='grouped' cannot train in this process ({problem}); use 'loop'")
     bank = CriticBank(len(keys), image_size=image_size, n_channels=channels, ndf=ndf, execution=execution)
     bank.build()
     shapes = list(CriticArch(image_size, channels, ndf).kernel_shapes().items())

@@ -32,10 +32,46 @@ import tensorflow as tf
 from keras import ops
 
 from biogans_tf.conventions import derive_seed
+from biogans_tf.failure import error_summary
 from biogans_tf.models.critics import LEAKY_SLOPE, CriticArch, DCGANCritic, critic_initializers
 from biogans_tf.models.layers import BatchNorm
 
 EXECUTIONS = ("loop", "grouped")
+
+
+def grouped_training_error(dtype="float32") -> str | None:
+    """Why this process cannot train a grouped convolution in `dtype`, or None where it can.
+
+    Grouped convolutions train only where TensorFlow runs its oneDNN kernels: Eigen's
+    `Conv2DBackpropFilter` (the kernel set of CPUs where oneDNN is off, `biogans_tf.cpu`) rejects a
+    filter with fewer input channels than the input ("filter_size does not have enough elements").
+    The probe runs, traced as in training, one tiny two-group convolution forward, its input and
+    filter gradients, and the gradient of the input gradient's norm (the penalty's double
+    backward), in `dtype`.
+
+    Returns:
+        None, or the failing op's one-line message (`biogans_tf.failure.error_summary`).
+    """
+    x = tf.cast(tf.reshape(tf.range(2 * 8 * 8 * 4, dtype=tf.float32) % 7 - 3.0, [2, 8, 8, 4]), dtype)
+    kernel = tf.cast(tf.reshape(tf.range(4 * 4 * 2 * 4, dtype=tf.float32) % 5 - 2.0, [4, 4, 2, 4]), dtype)
+
+    @tf.function(autograph=False)
+    def step(x, kernel):
+        with tf.GradientTape() as outer:
+            outer.watch(kernel)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                y = tf.nn.conv2d(x, kernel, 2, "SAME")
+                loss = tf.reduce_sum(tf.cast(y, tf.float32) ** 2)
+            dx = inner.gradient(loss, x)
+            norm = tf.reduce_sum(tf.cast(dx, tf.float32) ** 2)
+        return outer.gradient(norm, kernel)
+
+    try:
+        step(x, kernel)
+    except (tf.errors.OpError, ValueError) as e:
+        return error_summary(e)
+    return None
 
 
 @keras.saving.register_keras_serializable(package="biogans_tf")

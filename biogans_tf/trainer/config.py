@@ -25,7 +25,7 @@ from biogans_tf.trainer.presets import FAMILY_PRESETS, PRESETS
 # them when called, so `biogans-train --help` and flag parsing stay fast.
 
 CRITIC_NORMS = ("none", "spectral")  # = biogans_tf.models.critics.CRITIC_NORMS
-CRITIC_BANKS = ("loop", "grouped")  # = biogans_tf.models.critic_bank.EXECUTIONS
+CRITIC_BANKS = ("loop", "grouped", "auto")  # biogans_tf.models.critic_bank.EXECUTIONS + auto
 PENALTIES = ("none", "gp", "r1")  # = biogans_tf.losses.registry.PENALTIES (no TF import for flags)
 
 # Fields taken from the loss (`biogans_tf.losses`) when neither the preset nor a flag sets them.
@@ -122,7 +122,10 @@ _PENALTY_HELP = (
     "Mescheder et al. 2018) or none (default: per loss; gp for wgan-gp)"
 )
 _NORM_HELP = "critic weights: none or spectral (keras.layers.SpectralNormalization around every conv)"
-_BANK_HELP = "star/independent critics: loop (fastest at ndf=64 on CPU) or grouped (one conv per layer)"
+_BANK_HELP = (
+    "star/independent critics: loop (fastest at ndf=64 on CPU), grouped (one conv per layer; needs "
+    "oneDNN on CPU) or auto (grouped where a start-up probe trains it, else loop)"
+)
 _PRECISION_HELP = "bf16 = bfloat16 convs, float32 weights and penalty; auto = bf16 where the CPU/GPU has it"
 
 
@@ -368,6 +371,8 @@ def merge_for_resume(saved: TrainConfig, explicit: dict, path: str) -> TrainConf
     for k, v in explicit.items():
         # config.json holds what `auto` chose when the run started: compare with what it picks here.
         wanted = resolve_precision(v)[0] if k == "precision" else v
+        if k == "critic_bank" and v == "auto":
+            continue  # auto takes the saved bank; the process setup checks that it can train here
         if k in RESUMABLE_CHANGES:
             setattr(merged, k, v)
         elif getattr(saved, k) != wanted:

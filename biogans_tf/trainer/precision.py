@@ -6,7 +6,8 @@ float32 (`biogans_tf.losses.wgan_gp`, `biogans_tf.losses.r1`). `auto` picks `bf1
 hardware computes bfloat16 natively and `float32` elsewhere:
 
 - CPUs that report `avx512_bf16` or `amx_bf16` (`/proc/cpuinfo`): oneDNN runs bfloat16
-  convolutions there ~1.6-2x faster than float32 (benchmarks/RESULTS.md);
+  convolutions there ~1.6-2x faster than float32 (benchmarks/RESULTS.md); not where
+  `TF_ENABLE_ONEDNN_OPTS=0` leaves TensorFlow's Eigen kernels, which only emulate bfloat16;
 - GPUs of compute capability >= 8.0 (Ampere and newer: bfloat16 tensor cores).
 
 A run's `config.json` stores the precision that was used (`bf16` or `float32`), never `auto`,
@@ -15,7 +16,7 @@ so a resumed run keeps its numerics on any machine.
 
 from __future__ import annotations
 
-import os
+from biogans_tf.cpu import ONEDNN_VARIABLE, cpu_flags, onednn_enabled
 
 PRECISIONS = ("float32", "bf16", "mixed_float16", "auto")
 
@@ -25,17 +26,6 @@ POLICIES = {"float32": "float32", "bf16": "mixed_bfloat16", "mixed_float16": "mi
 # /proc/cpuinfo flags of CPUs with native bfloat16 dot products (AVX512_BF16: Cooper Lake, Zen 4+;
 # AMX: Sapphire Rapids+).
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
-
-
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
-    """The feature flags of the first CPU in `cpuinfo` (empty where the file does not exist)."""
-    if not os.path.isfile(cpuinfo):
-        return set()
-    with open(cpuinfo) as f:
-        for line in f:
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    return set()
 
 
 def bf16_hardware(cpuinfo: str = "/proc/cpuinfo") -> str | None:
@@ -50,7 +40,8 @@ def bf16_hardware(cpuinfo: str = "/proc/cpuinfo") -> str | None:
         return None  # an older GPU runs the model; its bfloat16 is emulated
     flags = cpu_flags(cpuinfo)
     for flag in BF16_CPU_FLAGS:
-        if flag in flags:
+        # Only oneDNN's kernels use the bfloat16 instructions; Eigen's emulate bfloat16 slowly.
+        if flag in flags and onednn_enabled(cpuinfo=cpuinfo):
             return f"CPU flag {flag}"
     return None
 
@@ -66,4 +57,6 @@ def resolve_precision(name: str, cpuinfo: str = "/proc/cpuinfo") -> tuple[str, s
     reason = bf16_hardware(cpuinfo)
     if reason:
         return "bf16", f"auto: {reason}"
+    if set(BF16_CPU_FLAGS) & cpu_flags(cpuinfo) and not onednn_enabled(cpuinfo=cpuinfo):
+        return "float32", f"auto: {ONEDNN_VARIABLE}=0 turns off oneDNN, whose kernels bfloat16 needs"
     return "float32", "auto: no native bfloat16 on this machine"

@@ -16,9 +16,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from biogans_tf.cpu import ONEDNN_VARIABLE
 from biogans_tf.data import pipeline, sources
 from biogans_tf.data.errors import DataError
 from biogans_tf.models import registry
+from biogans_tf.models.critic_bank import grouped_training_error
 from biogans_tf.trainer import distribute
 from biogans_tf.trainer.config import ConfigError, TrainConfig
 from biogans_tf.trainer.gan_model import GanTrainer
@@ -63,7 +65,38 @@ def configure_process(cfg: TrainConfig) -> tf.distribute.Strategy:
     if why != "requested":
         print(f"precision: {cfg.precision} ({why})", file=sys.stderr, flush=True)
     keras.mixed_precision.set_global_policy(POLICIES[cfg.precision])
+    cfg.critic_bank, why = resolve_critic_bank(cfg)
+    if why:
+        print(f"critic bank: {cfg.critic_bank} ({why})", file=sys.stderr, flush=True)
     return strategy
+
+
+def resolve_critic_bank(cfg: TrainConfig) -> tuple[str, str | None]:
+    """The critic bank execution this process trains `cfg` with, and why (None: nothing to say).
+
+    `auto` is `grouped` where `critic_bank.grouped_training_error` finds that a grouped convolution
+    trains in the run's compute dtype (and no spectral norm asks for per-critic kernels), else
+    `loop`. Families without a bank (one critic) record `loop`. Call after the precision policy
+    is set.
+
+    Raises:
+        ConfigError: `grouped` (asked for, or recorded by the run being resumed) cannot train here.
+    """
+    if registry.family(cfg.arch) != "conditional":
+        return ("loop", None) if cfg.critic_bank == "auto" else (cfg.critic_bank, None)
+    auto = cfg.critic_bank == "auto"
+    if cfg.critic_bank == "loop" or (auto and cfg.critic_norm != "none"):
+        return "loop", ("auto: spectral norm needs per-critic kernels" if auto else None)
+    problem = grouped_training_error(keras.mixed_precision.global_policy().compute_dtype)
+    if problem is None:
+        return "grouped", ("auto: grouped convolutions train here" if auto else None)
+    if auto:
+        return "loop", f"auto: grouped convolutions cannot train here: {problem}"
+    resumed = " (recorded by the run being resumed)" if cfg.resume else ""
+    raise ConfigError(
+        f"--critic_bank=grouped{resumed} cannot train in this process: {problem}; use --critic_bank=loop "
+        f"or auto, or turn TensorFlow's oneDNN on ({ONEDNN_VARIABLE}=1)"
+    )
 
 
 def check_logdir(logdir: str) -> None:

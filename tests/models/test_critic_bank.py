@@ -2,8 +2,11 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from biogans_tf.cpu import onednn_enabled
 from biogans_tf.models import CriticBank
+from biogans_tf.models.critic_bank import grouped_training_error
 
 SIZE = (16, 32)
 
@@ -66,3 +69,31 @@ def test_loop_layout_config_and_errors():
         CriticBank(n_critics=2, execution="vmap")
     with pytest.raises(ValueError, match="expected n_critics=2"):
         CriticBank(n_critics=2, image_size=SIZE, ndf=4, execution="grouped")(_x(n=3))
+
+
+@pytest.mark.cpu_kinds
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_grouped_training_probe_follows_tensorflows_cpu_kernels(dtype):
+    # oneDNN trains grouped convolutions; Eigen's CPU kernels (TF_ENABLE_ONEDNN_OPTS=0, or an
+    # AVX2-only CPU left to TensorFlow's default) reject their gradients.
+    problem = grouped_training_error(dtype)
+    if onednn_enabled():
+        assert problem is None
+    else:
+        assert "grouped convolutions" in problem and "failed" in problem and "\n" not in problem
+
+
+@pytest.mark.cpu_kinds
+def test_where_the_probe_passes_grouped_gradients_equal_the_loops():
+    if grouped_training_error() is not None:
+        pytest.skip("grouped convolutions do not train with these kernels (the probe test covers it)")
+    kw = dict(n_critics=3, image_size=SIZE, ndf=4, seed=2)
+    x = tf.constant(_x(seed=3))
+    grads = []
+    for execution in ("loop", "grouped"):
+        bank = CriticBank(**kw, execution=execution)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = tf.reduce_sum(bank(x, training=True) ** 2)
+        grads.append(tape.gradient(score, x).numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-6)

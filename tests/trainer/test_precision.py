@@ -7,10 +7,12 @@ import keras
 import pytest
 import tensorflow as tf
 
+from biogans_tf.cpu import ONEDNN_VARIABLE
 from biogans_tf.losses.wgan_gp import INTERPOLATES_SCOPE, NORM_SCOPE
+from biogans_tf.models.critic_bank import grouped_training_error
 from biogans_tf.trainer.config import ConfigError, merge_for_resume, resolve
 from biogans_tf.trainer.precision import resolve_precision
-from biogans_tf.trainer.setup import configure_process
+from biogans_tf.trainer.setup import configure_process, resolve_critic_bank
 from tests.trainer.util import dataset, make_trainer
 
 
@@ -28,12 +30,22 @@ def _cpuinfo(tmp_path, flags: str) -> str:
         ("avx512f avx512_vnni", "float32"),
     ],
 )
-def test_auto_follows_the_cpu_flags(tmp_path, flags, expected):
+def test_auto_follows_the_cpu_flags(tmp_path, flags, expected, monkeypatch):
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("a GPU decides `auto` before the CPU flags")
+    monkeypatch.delenv(ONEDNN_VARIABLE, raising=False)  # TensorFlow's own oneDNN rule
     got, why = resolve_precision("auto", _cpuinfo(tmp_path, flags))
     assert got == expected
     assert why.startswith("auto:") and (expected == "float32" or why.split()[-1] in flags.split())
+
+
+def test_auto_keeps_float32_where_onednn_is_turned_off(tmp_path, monkeypatch):
+    # Eigen's kernels (TF_ENABLE_ONEDNN_OPTS=0) only emulate bfloat16, even on a CPU that has it.
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU decides `auto` before the CPU flags")
+    monkeypatch.setenv(ONEDNN_VARIABLE, "0")
+    got, why = resolve_precision("auto", _cpuinfo(tmp_path, "avx512f avx512_bf16 amx_bf16"))
+    assert got == "float32" and f"{ONEDNN_VARIABLE}=0" in why
 
 
 def test_auto_without_cpuinfo_is_float32_and_explicit_values_pass_through(tmp_path):
@@ -105,3 +117,31 @@ def test_critic_bank_flag_is_checked():
         resolve({"logdir": "x", "critic_bank": "grouped", "critic_norm": "spectral"})
     with pytest.raises(ConfigError, match="--critic_bank='stacked'"):
         resolve({"logdir": "x", "critic_bank": "stacked"})
+    assert resolve({"logdir": "x", "critic_bank": "auto", "critic_norm": "spectral"}).critic_bank == "auto"
+
+
+@pytest.mark.cpu_kinds
+def test_auto_bank_is_grouped_exactly_where_the_probe_trains_it(restore_policy):
+    trains = grouped_training_error() is None
+    cfg = resolve({"logdir": "x", "arch": "star", "critic_bank": "auto"})
+    configure_process(cfg)
+    assert cfg.critic_bank == ("grouped" if trains else "loop")
+    assert cfg.to_json()["critic_bank"] == cfg.critic_bank
+    for arch, norm in (("dcgan-sep", "none"), ("star", "spectral")):  # no bank / per-critic kernels
+        other = resolve({"logdir": "x", "arch": arch, "critic_bank": "auto", "critic_norm": norm})
+        assert resolve_critic_bank(other)[0] == "loop"
+    grouped = resolve({"logdir": "x", "arch": "star", "critic_bank": "grouped"})
+    if trains:
+        assert resolve_critic_bank(grouped) == ("grouped", None)
+    else:
+        with pytest.raises(ConfigError, match=r"--critic_bank=grouped cannot train.*--critic_bank=loop"):
+            resolve_critic_bank(grouped)
+
+
+def test_resume_with_auto_bank_keeps_the_recorded_bank():
+    for bank in ("loop", "grouped"):
+        saved = resolve({"logdir": "run", "arch": "star", "critic_bank": bank})
+        assert merge_for_resume(saved, {"critic_bank": "auto"}, "run/config.json").critic_bank == bank
+    saved = resolve({"logdir": "run", "arch": "star", "critic_bank": "loop"})
+    with pytest.raises(ConfigError, match="--critic_bank='grouped' differs"):
+        merge_for_resume(saved, {"critic_bank": "grouped"}, "run/config.json")

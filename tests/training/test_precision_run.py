@@ -14,7 +14,10 @@ import pytest
 import tensorflow as tf
 
 import biogans_tf  # noqa: F401  (registers the custom classes for keras.saving.load_model)
+from biogans_tf.models.critic_bank import grouped_training_error
 from biogans_tf.trainer.precision import resolve_precision
+
+pytestmark = pytest.mark.cpu_kinds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI_TINY = [
@@ -46,10 +49,14 @@ def test_auto_is_recorded_and_resumes(tmp_path):
     assert res["start_step"] == 2 and res["step"] == 3
 
 
-@pytest.mark.parametrize("bank", ["grouped"])  # loop: tests/trainer/test_precision.py
+# loop: tests/trainer/test_precision.py; auto is grouped where it trains (oneDNN), else loop.
+@pytest.mark.parametrize("bank", ["auto"])
 def test_bf16_run_writes_float32_generators(tmp_path, bank):
     run = str(tmp_path / "run")
     res, _ = _run([f"--run_dir={run}", "--steps=2", "--precision=bf16", f"--critic_bank={bank}"])
+    with open(os.path.join(run, "config.json")) as f:
+        expected = "grouped" if grouped_training_error("bfloat16") is None else "loop"
+        assert json.load(f)["critic_bank"] == expected
     assert all(math.isfinite(v) for v in res["metrics"].values())
     z = tf.random.stateless_normal([3, 16], seed=[1, 2])
     for name in ("generator.keras", "generator_ema.keras"):

@@ -1,30 +1,47 @@
-"""A failed write into the run directory (outside the checkpoint writer) ends in one line, not a traceback."""
+"""A run that fails after its config is resolved ends in one line with the cause, not a traceback.
+
+The traceback goes to `RUN/error.log` (a temp file before the run folder exists); the line names it
+and, once checkpoints exist, says the last good one stays resumable.
+"""
 
 import errno
+import os
 from types import SimpleNamespace
 
 import tensorflow as tf
 
-from training.run import _write_failure
-
-CFG = SimpleNamespace(logdir="/runs/r1")
+from training.run import _failure_line
 
 
-def test_disk_full_on_a_sample_png_names_the_file_and_the_checkpoints():
-    e = OSError(errno.ENOSPC, "No space left on device", "/runs/r1/samples/step_0000100.png")
-    line = _write_failure(e, CFG)
-    assert line.startswith("error: /runs/r1/samples/step_0000100.png: No space left on device;")
-    assert "/runs/r1/checkpoints" in line and "--resume" in line
-    assert "\n" not in line
+def _run_dir(tmp_path, checkpoints=True):
+    if checkpoints:
+        (tmp_path / "checkpoints").mkdir()
+    return SimpleNamespace(logdir=str(tmp_path))
 
 
-def test_tensorflow_writer_error_is_one_line_naming_the_run_dir():
+def test_disk_full_on_a_sample_png_names_the_file_and_the_checkpoints(tmp_path):
+    cfg = _run_dir(tmp_path)
+    png = os.path.join(cfg.logdir, "samples", "step_0000100.png")
+    line = _failure_line(OSError(errno.ENOSPC, "No space left on device", png), cfg)
+    assert line.startswith(f"error: {png}: No space left on device;")
+    assert os.path.join(cfg.logdir, "checkpoints") in line and "--resume" in line
+    assert "\n" not in line and f"full traceback in {cfg.logdir}/error.log" in line
+
+
+def test_tensorflow_writer_error_is_one_line_naming_the_run_dir(tmp_path):
+    cfg = _run_dir(tmp_path)
     e = tf.errors.ResourceExhaustedError(None, None, "tb/events.out: No space left on device\nmore detail")
-    line = _write_failure(e, CFG)
-    assert line.startswith("error: /runs/r1: tb/events.out: No space left on device;")
-    assert "\n" not in line
+    line = _failure_line(e, cfg)
+    cause = "ResourceExhaustedError: tb/events.out: No space left on device;"
+    assert line.startswith(f"error: {cfg.logdir}: {cause}")
+    assert "\n" not in line and "more detail" in (tmp_path / "error.log").read_text()
 
 
-def test_other_errors_are_not_swallowed():
-    assert _write_failure(ValueError("bug"), CFG) is None
-    assert _write_failure(OSError(errno.ENOSPC, "full"), None) is None  # before the config exists
+def test_any_other_error_is_one_line_and_the_traceback_is_kept(tmp_path):
+    cfg = _run_dir(tmp_path, checkpoints=False)
+    line = _failure_line(RuntimeError("bug"), cfg)
+    assert line == f"error: {cfg.logdir}: RuntimeError: bug; full traceback in {cfg.logdir}/error.log"
+    assert "RuntimeError: bug" in (tmp_path / "error.log").read_text()
+    before_config = _failure_line(OSError(errno.ENOSPC, "full"), None)  # no run folder yet: a temp log
+    assert before_config.startswith("error: full; full traceback in ") and "--resume" not in before_config
+    os.remove(before_config.rsplit(" ", 1)[-1])

@@ -1,0 +1,74 @@
+"""What this machine's CPU offers TensorFlow, and the one process setting we take from it: oneDNN.
+
+TensorFlow's x86 wheel carries two CPU kernel sets: Eigen's (always compiled in) and oneDNN's,
+which its graph rewrites swap in when `TF_ENABLE_ONEDNN_OPTS` is on. Left unset, TF 2.21 turns
+oneDNN on only for CPUs that report one of `ONEDNN_DEFAULT_FLAGS` (AVX-512 VNNI / BF16, AVX-VNNI,
+AMX), so an AVX2-only CPU (a common cloud EPYC) trains on Eigen. Measured there
+(benchmarks/RESULTS.md, "CPU kinds"): float32 WGAN-GP training 2.2x faster with oneDNN, and
+Eigen's `Conv2DBackpropFilter` cannot train grouped convolutions at all. The programs therefore
+turn oneDNN on where TensorFlow would leave it off and the user has not chosen (`prefer_onednn`).
+
+This module imports nothing beyond the standard library: it must run before TensorFlow's import,
+which reads the variable once.
+"""
+
+from __future__ import annotations
+
+import os
+
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+
+# /proc/cpuinfo flags for which TensorFlow enables oneDNN by default (any one suffices).
+ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
+    """The feature flags of the first CPU in `cpuinfo` (empty where the file does not exist)."""
+    if not os.path.isfile(cpuinfo):
+        return set()
+    with open(cpuinfo) as f:
+        for line in f:
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The first CPU's model name (`lscpu`'s 'Model name'), or 'unknown CPU'."""
+    if os.path.isfile(cpuinfo):
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def onednn_on_by_default(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether TensorFlow, left to itself, runs its oneDNN kernels on this CPU."""
+    return bool(cpu_flags(cpuinfo) & set(ONEDNN_DEFAULT_FLAGS))
+
+
+def onednn_enabled(environ=os.environ, cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether a TensorFlow imported with `environ` runs oneDNN kernels (the variable, else TF's rule)."""
+    value = environ.get(ONEDNN_VARIABLE, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    return onednn_on_by_default(cpuinfo)
+
+
+def prefer_onednn(environ=os.environ, cpuinfo: str = "/proc/cpuinfo") -> str | None:
+    """Turn oneDNN on where TensorFlow would leave it off and `environ` does not say; call before TF.
+
+    Returns:
+        One line for the log when this changed the setting, else None (the user set the variable,
+        or TensorFlow turns oneDNN on here anyway).
+    """
+    if ONEDNN_VARIABLE in environ or onednn_on_by_default(cpuinfo):
+        return None
+    environ[ONEDNN_VARIABLE] = "1"
+    return (
+        f"oneDNN: on ({ONEDNN_VARIABLE}=1; TensorFlow leaves it off on this CPU, where training runs "
+        f"~2x faster with it; set {ONEDNN_VARIABLE}=0 to keep TensorFlow's default)"
+    )

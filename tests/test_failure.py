@@ -1,0 +1,62 @@
+"""`biogans_tf.failure`: a failed TensorFlow op keeps its cause in the one line a program prints."""
+
+import errno
+import os
+
+import pytest
+import tensorflow as tf
+
+from biogans_tf.failure import LOG_NAME, error_summary, failure_line, op_message, write_error_log
+
+
+def _graph_error() -> tf.errors.OpError:
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)])  # fails at run time
+    def step(x):
+        return tf.reshape(x * 2.0, [2, -1, 5])
+
+    try:
+        step(tf.zeros([3, 7]))
+    except tf.errors.OpError as e:
+        return e
+    raise AssertionError("the reshape should have failed")
+
+
+def test_a_graph_error_names_the_op_and_the_kernel_message():
+    e = _graph_error()
+    assert str(e).startswith("Graph execution error:")  # what the old one line kept, and nothing else
+    line = error_summary(e)
+    assert line.startswith("Reshape failed") and "\n" not in line
+    assert "Input to reshape is a tensor with 21 values" in line, line
+    assert "Graph execution error" not in line and "[[{{node" not in line
+
+
+def test_an_eager_error_names_the_op_without_tensorflows_wrapper():
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        tf.nn.conv2d(tf.zeros([1, 8, 8, 3]), tf.zeros([3, 3, 4, 2]), 1, "SAME")
+    line = error_summary(info.value)
+    assert line.startswith("Conv2D failed: ") and "divisible by filter depth" in line, line
+    assert "function_node" not in line and "[Op:" not in line
+
+
+def test_other_errors_keep_their_first_line():
+    assert error_summary(ValueError("--arch: bad\ndetail")) == "--arch: bad"
+    assert error_summary(RuntimeError("boom")) == "RuntimeError: boom"
+    assert error_summary(OSError(errno.ENOSPC, "No space left on device", "/r/x.png")) == (
+        "/r/x.png: No space left on device"
+    )
+    assert op_message("") == (None, "")
+
+
+def test_the_traceback_goes_to_the_log_the_line_names(tmp_path):
+    e = _graph_error()
+    line = failure_line(e, str(tmp_path))
+    log = os.path.join(str(tmp_path), LOG_NAME)
+    assert line.endswith(f"(full traceback: {log})") and "Reshape failed" in line
+    text = open(log).read()
+    assert "Traceback (most recent call last)" in text and "Input to reshape" in text
+    failure_line(RuntimeError("second"), str(tmp_path))  # appends: the first failure stays readable
+    assert "Input to reshape" in open(log).read() and "RuntimeError: second" in open(log).read()
+    elsewhere = write_error_log(RuntimeError("x"), str(tmp_path / "absent"), "prog")
+    assert os.path.basename(elsewhere).startswith("prog-error-")
+    assert "RuntimeError: x" in open(elsewhere).read()
+    os.remove(elsewhere)
