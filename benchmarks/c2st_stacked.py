@@ -39,8 +39,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks.train_throughput import cpu_model, measure_peak  # noqa: E402
+from benchmarks.train_throughput import measure_peak  # noqa: E402
 from biogans_tf.conventions import derive_key  # noqa: E402
+from biogans_tf.cpu import cpu_model  # noqa: E402
 from biogans_tf.data.simulator import parse_image_size, simulate  # noqa: E402
 from biogans_tf.eval.c2st import C2STSettings, run_c2st  # noqa: E402
 from biogans_tf.eval.c2st_bank import C2STBank  # noqa: E402

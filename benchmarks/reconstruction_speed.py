@@ -36,8 +36,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from benchmarks.train_throughput import cpu_model  # noqa: E402
 from biogans_tf.conventions import to_model_range  # noqa: E402
+from biogans_tf.cpu import cpu_model  # noqa: E402
 from biogans_tf.eval import latent  # noqa: E402
 from biogans_tf.eval.reconstruction import Reconstructor  # noqa: E402
 from export.from_torch import convert_state_dict  # noqa: E402

@@ -34,6 +34,8 @@ import subprocess
 import sys
 import time
 
+from biogans_tf.cpu import cpu_model, kernel_set
+
 _REF_ARCH = {"dcgan": "dcgan", "dcgan-sep": "sep", "star": "star"}
 _PRECISIONS = ("float32", "bf16")
 
@@ -128,18 +130,6 @@ def reference_flops(script: str | None, arch: str, batch: int, width: int) -> fl
     return tflop * 1e12
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or the platform's processor string)."""
-    if os.path.isfile("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    import platform
-
-    return platform.processor() or "unknown"
-
-
 def measure_peak(precision: str, seconds: float = 1.5) -> dict:
     """GFLOP/s of a 4096^2 GEMM and of a conv forward+backward in `precision` on this machine.
 
@@ -203,7 +193,10 @@ def main(argv=None) -> float:
 
     precisions = [args.precision] if args.precision else list(_PRECISIONS)
     script = None if args.no_reference else _reference_script()
-    print(f"cpu={cpu_model()!r} cores={os.cpu_count()} bf16_hardware={bf16_hardware()!r} load={_load()}")
+    print(
+        f"cpu={cpu_model()!r} cores={os.cpu_count()} kernels={kernel_set()!r} "
+        f"bf16_hardware={bf16_hardware()!r} load={_load()}"
+    )
     peaks = {p: measure_peak(p) for p in precisions}
     for p, pk in peaks.items():
         print(f"peak {p}: gemm {pk['gemm']:.0f} GFLOP/s, conv fwd+bwd {pk['conv']:.0f} GFLOP/s", flush=True)

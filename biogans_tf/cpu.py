@@ -15,6 +15,7 @@ which reads the variable once.
 from __future__ import annotations
 
 import os
+import platform
 
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 
@@ -34,13 +35,24 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
 
 
 def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
-    """The first CPU's model name (`lscpu`'s 'Model name'), or 'unknown CPU'."""
+    """The first CPU's model name (`lscpu`'s 'Model name'); speed figures are stated with it.
+
+    Falls back to what `platform` knows, else 'unknown CPU'.
+    """
     if os.path.isfile(cpuinfo):
         with open(cpuinfo) as f:
             for line in f:
                 if line.startswith("model name"):
                     return line.split(":", 1)[1].strip()
-    return "unknown CPU"
+    return platform.processor() or "unknown CPU"
+
+
+def kernel_set(environ=os.environ, cpuinfo: str = "/proc/cpuinfo") -> str:
+    """What a benchmark line names: 'oneDNN' (with its ISA limit, if any) or 'Eigen (oneDNN off)'."""
+    if not onednn_enabled(environ, cpuinfo):
+        return "Eigen (oneDNN off)"
+    limit = environ.get("ONEDNN_MAX_CPU_ISA")
+    return f"oneDNN (ONEDNN_MAX_CPU_ISA={limit})" if limit else "oneDNN"
 
 
 def onednn_on_by_default(cpuinfo: str = "/proc/cpuinfo") -> bool:

@@ -1,0 +1,266 @@
+"""Where the README's main command spends its time: the cpu-demo preset's iteration, part by part.
+
+    python -m benchmarks.demo_profile [--preset cpu-demo] [--arch star] [--precision float32]
+        [--critic_bank auto] [--repeats 20] [--loop_iters 60]
+
+Builds the run exactly as `python -m training.run --arch=star --preset=cpu-demo` does
+(`biogans_tf.trainer.setup`: config, process settings, the simulator's training cells, the
+trainer, the tf.data pipeline) and times, each as its own compiled function (median of
+`--repeats` after a warm-up):
+
+* `input_batch`: pulling one batch from the training pipeline alone;
+* `g_forward`: G(z) in training mode (every critic step runs it);
+* `d_forward`: the critic bank on the real+fake concatenation (what a critic step scores);
+* `gp_forward_backward`: the penalty's critic forward at the interpolates, input gradient, norm;
+* `d_optimizer` / `g_optimizer`: one Adam update of the critic's / generator's variables alone;
+* `ema_update`: one EMA step of the generator's weights;
+* `critic_step`: the trainer's whole critic update (everything above for the critic, plus the
+  double backward through the penalty);
+* `critic_and_generator_step`: a critic update followed by the generator update (+ EMA).
+
+An iteration's compiled work is `(n_critic - 1) * critic_step + critic_and_generator_step`. Then
+`--loop_iters` iterations of the real training loop (`train_loop`, without and with the run's
+callbacks: progress, TensorBoard, checkpoints, samples at their cpu-demo periods scaled to the
+loop) give the wall time per iteration; the difference to the compiled work is the Python and
+dispatch overhead, and the callbacks' share is measured apart.
+
+FLOPs: every convolution in the traced critic-only and critic+generator step graphs (Conv2D,
+Conv2DBackpropInput for forward transposed convs and input gradients, Conv2DBackpropFilter),
+counted as 2 x MACs from the ops' static shapes; elementwise work is not counted. The fraction of
+peak divides the achieved conv GFLOP/s by the best of a GEMM and a conv probe in the same process
+(`benchmarks.train_throughput.measure_peak`). Prints one line per part, then a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+
+from benchmarks.profile_step import _median_seconds
+from biogans_tf.cpu import cpu_model, kernel_set
+
+CONV_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "_FusedConv2D")
+
+
+def conv_flops(graph) -> float:
+    """2 x multiply-accumulates of every 2-D convolution op in `graph` (static shapes)."""
+    total = 0.0
+    for op in graph.get_operations():
+        if op.type not in CONV_OPS:
+            continue
+        if op.type == "Conv2DBackpropFilter":
+            grad_out, kernel = op.inputs[2].shape, op.outputs[0].shape
+        elif op.type == "Conv2DBackpropInput":
+            grad_out, kernel = op.inputs[2].shape, op.inputs[1].shape
+        else:
+            grad_out, kernel = op.outputs[0].shape, op.inputs[1].shape
+        if not (grad_out.is_fully_defined() and kernel.is_fully_defined()):
+            raise ValueError(f"{op.name}: shapes not static ({grad_out}, {kernel})")
+        n, h, w, c_out = grad_out.as_list()
+        kh, kw, c_in_per_group, _ = kernel.as_list()
+        total += 2.0 * n * h * w * c_out * kh * kw * c_in_per_group
+    return total
+
+
+def build(preset: str, arch: str, precision: str, critic_bank: str):
+    """(cfg, trainer, training dataset) of `training.run --arch=ARCH --preset=PRESET` (resolved)."""
+    from biogans_tf.trainer import setup
+    from biogans_tf.trainer.config import resolve
+
+    logdir = tempfile.mkdtemp(prefix="demo-profile-")
+    explicit = dict(arch=arch, logdir=logdir)
+    if precision:
+        explicit["precision"] = precision
+    if critic_bank:
+        explicit["critic_bank"] = critic_bank
+    cfg = resolve(explicit, preset)
+    strategy = setup.configure_process(cfg)
+    cells = setup.load_cells(cfg)
+    cfg.proteins = tuple(cells.proteins)
+    trainer = setup.build_trainer(cfg, len(cells.proteins), strategy)
+    return cfg, trainer, setup.training_dataset(cfg, cells, strategy)
+
+
+def profile(cfg, trainer, ds, repeats: int) -> tuple[dict, dict]:
+    """Median seconds per part (module doc) and conv FLOPs of the two step graphs."""
+    import tensorflow as tf
+
+    from biogans_tf.losses.wgan_gp import gradient_penalties
+    from biogans_tf.trainer.training_loop import step_function
+
+    g, d, view = trainer.generator, trainer.critic, trainer.view_fn
+    it = iter(ds.repeat())
+    real = next(it)
+    z = tf.random.stateless_normal([cfg.batch_size, trainer.nz], seed=[1, 2])
+    seed = tf.constant([3, 4], tf.int64)
+    fake = tf.function(lambda: tf.cast(view(g(z, training=True)), tf.float32))()
+    real = tf.cast(real, fake.dtype)
+    d_vars, g_vars = d.trainable_variables, g.trainable_variables
+    d_zero = [tf.zeros_like(v) for v in d_vars]
+    g_zero = [tf.zeros_like(v) for v in g_vars]
+
+    @tf.function
+    def g_forward():
+        return tf.reduce_sum(tf.cast(view(g(z, training=True)), tf.float32))
+
+    @tf.function
+    def d_forward():
+        return tf.reduce_sum(tf.cast(d(tf.concat([real, fake], axis=1), training=True), tf.float32))
+
+    @tf.function
+    def gp_forward_backward():
+        return tf.reduce_mean(gradient_penalties(d, real, fake, seed))
+
+    @tf.function
+    def d_optimizer():
+        trainer.d_optimizer.apply_gradients(zip(d_zero, d_vars, strict=True))
+        return trainer.d_optimizer.iterations
+
+    @tf.function
+    def g_optimizer():
+        trainer.g_optimizer.apply_gradients(zip(g_zero, g_vars, strict=True))
+        return trainer.g_optimizer.iterations
+
+    @tf.function
+    def ema_update():
+        trainer.ema.update()
+        return tf.constant(0.0)
+
+    strategy = tf.distribute.get_strategy()
+    critic_only = step_function(trainer, strategy, generator_update=False)
+    both = step_function(trainer, strategy, generator_update=True)
+
+    @tf.function
+    def input_batch():
+        return tf.reduce_sum(next(it))
+
+    parts = {
+        "input_batch": input_batch,
+        "g_forward": g_forward,
+        "d_forward": d_forward,
+        "gp_forward_backward": gp_forward_backward,
+        "d_optimizer": d_optimizer,
+        "g_optimizer": g_optimizer,
+        "critic_step": lambda: critic_only(it)["d_loss"],
+        "critic_and_generator_step": lambda: both(it)["g_loss"],
+    }
+    if trainer.ema is not None:
+        parts["ema_update"] = ema_update
+    seconds = {}
+    for name, fn in parts.items():
+        seconds[name] = _median_seconds(fn, repeats)
+        print(f"  {name:28s} {seconds[name] * 1e3:8.2f} ms", flush=True)
+
+    spec = ds.element_spec
+
+    def graph_of(flag):
+        return tf.function(lambda x: trainer.run_step(x, flag)).get_concrete_function(spec).graph
+
+    flops = {
+        "critic_step": conv_flops(graph_of(False)),
+        "critic_and_generator_step": conv_flops(graph_of(True)),
+    }
+    return seconds, flops
+
+
+def loop_seconds(cfg, trainer, ds, iters: int, with_callbacks: bool, functions) -> float:
+    """Wall seconds per generator iteration of the real training loop over `iters` iterations.
+
+    `functions` (`StepFunctions`) are shared between calls, so no call pays for tracing.
+    """
+    import tensorflow as tf
+
+    from biogans_tf.trainer import callbacks as cb
+    from biogans_tf.trainer.gan_model import fixed_noise
+    from biogans_tf.trainer.training_loop import train_loop
+
+    callbacks = []
+    if with_callbacks:
+        # The run's callbacks at cpu-demo periods scaled to the loop: (iters / 6) of 1,200 per sample
+        # grid and (iters / 4) per checkpoint, as the 1,200-iteration run has 6 grids and 4 checkpoints.
+        from biogans_tf.trainer.checkpoint import TrainingCheckpoints
+
+        logdir = cfg.logdir
+        writer = tf.summary.create_file_writer(os.path.join(logdir, "tb"))
+        ckpts = TrainingCheckpoints(trainer, os.path.join(logdir, "checkpoints"), cfg.keep_checkpoints)
+        per_step = cfg.batch_size
+        callbacks = [
+            cb.NanGuard(),
+            cb.CheckpointWriter(ckpts, max(1, iters // 4)),
+            cb.ProgressLogger(iters, cfg.log_every, per_step),
+            cb.TensorBoardLogger(writer, cfg.log_every, per_step),
+            cb.SampleWriter(
+                os.path.join(logdir, "samples"), fixed_noise(cfg.seed, 8, cfg.nz), max(1, iters // 6),
+                writer, proteins=cfg.proteins, palette=cfg.palette,
+            ),
+        ]  # fmt: skip
+    n = trainer.gan_loss.total_critic_steps(0, iters)
+    train_loop(trainer, ds, trainer.gan_loss.total_critic_steps(0, 2), [], functions=functions)  # warm-up
+    t0 = time.perf_counter()
+    train_loop(trainer, ds, n, callbacks, functions=functions)
+    return (time.perf_counter() - t0) / iters
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="cpu-demo")
+    ap.add_argument("--arch", default="star")
+    ap.add_argument("--precision", default="", help="default: the preset's (auto)")
+    ap.add_argument("--critic_bank", default="", help="default: the preset's (auto)")
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--loop_iters", type=int, default=60)
+    args = ap.parse_args(argv)
+    if min(args.repeats, args.loop_iters) < 1:
+        ap.error("--repeats and --loop_iters must be >= 1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from benchmarks.train_throughput import measure_peak
+
+    print(
+        f"cpu={cpu_model()!r} cores={os.cpu_count()} kernels={kernel_set()!r} load={os.getloadavg()[0]:.2f}"
+    )
+    cfg, trainer, ds = build(args.preset, args.arch, args.precision, args.critic_bank)
+    print(f"{args.arch} --preset={args.preset}: precision={cfg.precision} critic_bank={cfg.critic_bank} "
+          f"batch={cfg.batch_size} ngf={cfg.ngf} ndf={cfg.ndf} n_critic={cfg.n_critic}")  # fmt: skip
+    seconds, flops = profile(cfg, trainer, ds, args.repeats)
+    k = cfg.n_critic
+    compiled = (k - 1) * seconds["critic_step"] + seconds["critic_and_generator_step"]
+    from biogans_tf.trainer.training_loop import StepFunctions
+
+    functions = StepFunctions(trainer)
+    bare = loop_seconds(cfg, trainer, ds, args.loop_iters, False, functions)
+    full = loop_seconds(cfg, trainer, ds, args.loop_iters, True, functions)
+    iter_flops = (k - 1) * flops["critic_step"] + flops["critic_and_generator_step"]
+    peak = measure_peak("bf16" if cfg.precision == "bf16" else "float32")
+    best_peak = max(peak["gemm"], peak["conv"])
+    shares = {
+        "critic steps (G fwd + critic fwd + penalty double backward + Adam)": k * seconds["critic_step"],
+        "generator update (+ EMA)": seconds["critic_and_generator_step"] - seconds["critic_step"],
+        "Python / dispatch overhead of the loop": bare - compiled,
+        "callbacks (progress, TensorBoard, checkpoints, samples)": full - bare,
+    }
+    print(f"iteration: compiled work {compiled * 1e3:.1f} ms, loop {bare * 1e3:.1f} ms, "
+          f"with callbacks {full * 1e3:.1f} ms = {1 / full:.2f} it/s")  # fmt: skip
+    for name, sec in shares.items():
+        print(f"  {100 * sec / full:5.1f} %  {sec * 1e3:7.1f} ms  {name}")
+    inside = {n: seconds[n] for n in ("g_forward", "d_forward", "gp_forward_backward", "d_optimizer")}
+    for name, sec in inside.items():  # parts of one critic step, as separate functions
+        print(f"    {100 * sec / seconds['critic_step']:5.1f} % of a critic step: {name}")
+    gflops = iter_flops / full / 1e9
+    print(f"conv FLOPs per iteration {iter_flops / 1e9:.2f} GFLOP; achieved {gflops:.1f} GFLOP/s = "
+          f"{100 * gflops / best_peak:.1f} % of the measured peak ({best_peak:.0f} GFLOP/s; gemm "
+          f"{peak['gemm']:.0f}, conv {peak['conv']:.0f})")  # fmt: skip
+    summary = dict(
+        cpu=cpu_model(), kernels=kernel_set(), preset=args.preset, arch=args.arch, precision=cfg.precision,
+        critic_bank=cfg.critic_bank, seconds=seconds, compiled_iteration_s=compiled, loop_iteration_s=bare,
+        full_iteration_s=full, shares_s=shares, iteration_gflop=iter_flops / 1e9, gflops=gflops,
+        peak=peak, fraction_of_peak=gflops / best_peak,
+    )  # fmt: skip
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()
