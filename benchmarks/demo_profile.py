@@ -190,7 +190,7 @@ def loop_seconds(cfg, trainer, ds, iters: int, with_callbacks: bool, functions) 
         callbacks = [
             cb.NanGuard(),
             cb.CheckpointWriter(ckpts, max(1, iters // 4)),
-            cb.ProgressLogger(iters, cfg.log_every, per_step),
+            cb.ProgressLogger(int(trainer.step.numpy()) + iters, cfg.log_every, per_step),
             cb.TensorBoardLogger(writer, cfg.log_every, per_step),
             cb.SampleWriter(
                 os.path.join(logdir, "samples"), fixed_noise(cfg.seed, 8, cfg.nz), max(1, iters // 6),
