@@ -19,10 +19,10 @@ trainer, the tf.data pipeline) and times, each as its own compiled function (med
 * `critic_and_generator_step`: a critic update followed by the generator update (+ EMA).
 
 An iteration's compiled work is `(n_critic - 1) * critic_step + critic_and_generator_step`. Then
-`--loop_iters` iterations of the real training loop (`train_loop`, without and with the run's
-callbacks: progress, TensorBoard, checkpoints, samples at their cpu-demo periods scaled to the
-loop) give the wall time per iteration; the difference to the compiled work is the Python and
-dispatch overhead, and the callbacks' share is measured apart.
+`--loop_iters` iterations of the real training loop (`train_loop`, warmed up, no callbacks) give
+the wall time per iteration; the difference to the compiled work is the Python and dispatch
+overhead. The run's callbacks are timed per event (a sample grid, a checkpoint, a progress line
+with TensorBoard scalars) and divided by the preset's periods, as a 1,200-iteration run pays them.
 
 FLOPs: every convolution in the traced critic-only and critic+generator step graphs (Conv2D,
 Conv2DBackpropInput for forward transposed convs and input gradients, Conv2DBackpropFilter),
@@ -166,42 +166,67 @@ def profile(cfg, trainer, ds, repeats: int) -> tuple[dict, dict]:
     return seconds, flops
 
 
-def loop_seconds(cfg, trainer, ds, iters: int, with_callbacks: bool, functions) -> float:
-    """Wall seconds per generator iteration of the real training loop over `iters` iterations.
+def loop_seconds(trainer, ds, iters: int, functions) -> float:
+    """Wall seconds per generator iteration of the real training loop (no callbacks), `iters` long.
 
-    `functions` (`StepFunctions`) are shared between calls, so no call pays for tracing.
+    `functions` (`StepFunctions`) are warmed up first, so the timing holds no tracing.
     """
+    from biogans_tf.trainer.training_loop import train_loop
+
+    train_loop(trainer, ds, trainer.gan_loss.total_critic_steps(0, 2), [], functions=functions)
+    t0 = time.perf_counter()
+    train_loop(trainer, ds, trainer.gan_loss.total_critic_steps(0, iters), [], functions=functions)
+    return (time.perf_counter() - t0) / iters
+
+
+def callback_seconds(cfg, trainer, repeats: int = 3) -> dict:
+    """Seconds per generator iteration of each of the run's callbacks, at the preset's periods.
+
+    Each event (a sample grid + its TensorBoard image, a checkpoint, a progress line + TensorBoard
+    scalars) is timed `repeats` times (median) and divided by its period (`--sample_every`,
+    `--checkpoint_every`, `--log_every`), as a 1,200-iteration run pays them.
+    """
+    import statistics
+
     import tensorflow as tf
 
     from biogans_tf.trainer import callbacks as cb
+    from biogans_tf.trainer.checkpoint import TrainingCheckpoints
     from biogans_tf.trainer.gan_model import fixed_noise
-    from biogans_tf.trainer.training_loop import train_loop
 
-    callbacks = []
-    if with_callbacks:
-        # The run's callbacks at cpu-demo periods scaled to the loop: (iters / 6) of 1,200 per sample
-        # grid and (iters / 4) per checkpoint, as the 1,200-iteration run has 6 grids and 4 checkpoints.
-        from biogans_tf.trainer.checkpoint import TrainingCheckpoints
+    writer = tf.summary.create_file_writer(os.path.join(cfg.logdir, "tb"))
+    ckpts = TrainingCheckpoints(trainer, os.path.join(cfg.logdir, "checkpoints"), cfg.keep_checkpoints)
+    samples = cb.SampleWriter(
+        os.path.join(cfg.logdir, "samples"), fixed_noise(cfg.seed, 8, cfg.nz), cfg.sample_every, writer,
+        proteins=cfg.proteins, palette=cfg.palette,
+    )  # fmt: skip
+    samples.set_model(trainer)
+    loggers = [cb.ProgressLogger(cfg.steps, cfg.log_every, cfg.batch_size, stream=open(os.devnull, "w"))]
+    loggers.append(cb.TensorBoardLogger(writer, cfg.log_every, cfg.batch_size))
+    logs = {"d_loss": 1.0, "g_loss": 1.0, "gp": 1.0, "wdist": 1.0, "step": 1.0, "generator_updated": 1}
+    for logger in loggers:
+        logger.set_model(trainer)
+        logger.on_train_begin()
 
-        logdir = cfg.logdir
-        writer = tf.summary.create_file_writer(os.path.join(logdir, "tb"))
-        ckpts = TrainingCheckpoints(trainer, os.path.join(logdir, "checkpoints"), cfg.keep_checkpoints)
-        per_step = cfg.batch_size
-        callbacks = [
-            cb.NanGuard(),
-            cb.CheckpointWriter(ckpts, max(1, iters // 4)),
-            cb.ProgressLogger(int(trainer.step.numpy()) + iters, cfg.log_every, per_step),
-            cb.TensorBoardLogger(writer, cfg.log_every, per_step),
-            cb.SampleWriter(
-                os.path.join(logdir, "samples"), fixed_noise(cfg.seed, 8, cfg.nz), max(1, iters // 6),
-                writer, proteins=cfg.proteins, palette=cfg.palette,
-            ),
-        ]  # fmt: skip
-    n = trainer.gan_loss.total_critic_steps(0, iters)
-    train_loop(trainer, ds, trainer.gan_loss.total_critic_steps(0, 2), [], functions=functions)  # warm-up
-    t0 = time.perf_counter()
-    train_loop(trainer, ds, n, callbacks, functions=functions)
-    return (time.perf_counter() - t0) / iters
+    def log_event(step=cfg.log_every):
+        for logger in loggers:
+            logger.on_iteration_end(step, logs)
+        writer.flush()
+
+    def median(fn):
+        fn()  # warm-up (tracing the sampler, opening files)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    return {
+        "sample grid": median(lambda: samples.write(cfg.sample_every)) / cfg.sample_every,
+        "checkpoint": median(ckpts.save) / cfg.checkpoint_every,
+        "progress + TensorBoard scalars": median(log_event) / cfg.log_every,
+    }
 
 
 def main(argv=None) -> dict:
@@ -230,8 +255,9 @@ def main(argv=None) -> dict:
     from biogans_tf.trainer.training_loop import StepFunctions
 
     functions = StepFunctions(trainer)
-    bare = loop_seconds(cfg, trainer, ds, args.loop_iters, False, functions)
-    full = loop_seconds(cfg, trainer, ds, args.loop_iters, True, functions)
+    bare = loop_seconds(trainer, ds, args.loop_iters, functions)
+    per_callback = callback_seconds(cfg, trainer)
+    full = bare + sum(per_callback.values())
     iter_flops = (k - 1) * flops["critic_step"] + flops["critic_and_generator_step"]
     peak = measure_peak("bf16" if cfg.precision == "bf16" else "float32")
     best_peak = max(peak["gemm"], peak["conv"])
@@ -239,10 +265,10 @@ def main(argv=None) -> dict:
         "critic steps (G fwd + critic fwd + penalty double backward + Adam)": k * seconds["critic_step"],
         "generator update (+ EMA)": seconds["critic_and_generator_step"] - seconds["critic_step"],
         "Python / dispatch overhead of the loop": bare - compiled,
-        "callbacks (progress, TensorBoard, checkpoints, samples)": full - bare,
     }
+    shares.update({f"callback: {name} (at the preset's period)": sec for name, sec in per_callback.items()})
     print(f"iteration: compiled work {compiled * 1e3:.1f} ms, loop {bare * 1e3:.1f} ms, "
-          f"with callbacks {full * 1e3:.1f} ms = {1 / full:.2f} it/s")  # fmt: skip
+          f"+ callbacks {full * 1e3:.1f} ms = {1 / full:.2f} it/s")  # fmt: skip
     for name, sec in shares.items():
         print(f"  {100 * sec / full:5.1f} %  {sec * 1e3:7.1f} ms  {name}")
     inside = {n: seconds[n] for n in ("g_forward", "d_forward", "gp_forward_backward", "d_optimizer")}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 
 from absl import flags, logging
@@ -27,6 +28,7 @@ from biogans_tf.trainer.config import (
     preset_values,
     resolve,
 )
+from biogans_tf.trainer.stop_signals import StopSignalError, StopSignals
 
 # Every flag comes from a `TrainConfig` field (its type, default and help; `--run_dir` is the field
 # `logdir`, which stays an alias): one definition, in biogans_tf/trainer/config.py.
@@ -55,10 +57,36 @@ def config_from_flags(flag_values=FLAGS) -> TrainConfig:
                 given = preset_values(preset, saved.arch)
                 explicit = {**{k: v for k, v in given.items() if k not in explicit}, **explicit}
             return merge_for_resume(saved, explicit, path)
-        # Nothing to resume yet (killed before config.json was written): start it fresh.
+        # No config.json (lost, or killed before it was written): the run's protein order, which
+        # names the towers its checkpoints hold, still decides. A folder holding no run at all is
+        # refused by the run setup.
+        explicit = _recorded_proteins(logdir, explicit)
     cfg = resolve(explicit, preset)
     cfg.resume = bool(flag_values.resume)
     return cfg
+
+
+def _recorded_proteins(logdir: str, explicit: dict) -> dict:
+    """`explicit` with the protein order of `RUN/proteins.json`, if the run recorded one.
+
+    Raises:
+        ConfigError: `--proteins` lists other proteins or another order (the towers would swap).
+    """
+    path = os.path.join(logdir, "proteins.json")
+    if not os.path.exists(path):
+        return explicit
+    try:
+        with open(path) as f:
+            recorded = tuple(json.load(f))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: cannot read the run's protein order ({e})") from None
+    given = explicit.get("proteins")
+    if given is not None and tuple(given) != recorded:
+        raise ConfigError(
+            f"--proteins={','.join(given)} differs from the run being resumed ({path}: "
+            f"{','.join(recorded)}); its checkpoints hold one tower per protein in that order"
+        )
+    return {**explicit, "proteins": recorded}
 
 
 def _failure_line(e: Exception, cfg) -> str:
@@ -89,17 +117,30 @@ def main(argv):
         logging.set_verbosity(logging.WARNING)  # TF's checkpoint saver logs at INFO on every save
     cfg = None
     try:
-        cfg = config_from_flags()
-        from training.train import train  # imports TensorFlow; after the cheap flag checks
+        with StopSignals() as stop:  # from here on, SIGTERM / Ctrl-C end in one line
+            cfg = config_from_flags()
+            from training.train import train  # imports TensorFlow; after the cheap flag checks
 
-        results = train(cfg)
+            results = train(cfg, stop)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except StopSignalError as e:
+        ckpts = os.path.join(cfg.logdir, "checkpoints") if cfg is not None else ""
+        kept = f"; the last good checkpoint in {ckpts} stays" if ckpts and os.path.isdir(ckpts) else ""
+        print(f"error: {e}; nothing new to save{kept}", file=sys.stderr)
+        return 128 + e.signum
     except Exception as e:
         print(_failure_line(e, cfg), file=sys.stderr)
         return 1
     print(json.dumps(results, sort_keys=True))
+    if results.get("status") == "interrupted":
+        print(
+            f"error: interrupted by {results['signal']} at generator step {results['step']}: saved "
+            f"{results['last_checkpoint']}; continue with --resume --run_dir={cfg.logdir}",
+            file=sys.stderr,
+        )
+        return 128 + getattr(signal, results["signal"])
     return 0 if results.get("status") == "ok" else 1
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -23,22 +24,35 @@ from biogans_tf.trainer import distribute, setup
 from biogans_tf.trainer.checkpoint import CheckpointError, TrainingCheckpoints
 from biogans_tf.trainer.config import ConfigError, TrainConfig, validate
 from biogans_tf.trainer.gan_model import fixed_noise
+from biogans_tf.trainer.stop_signals import StopSignals
 from biogans_tf.trainer.training_loop import train_loop
 
 
-def train(cfg: TrainConfig) -> dict:
+def train(cfg: TrainConfig, stop: StopSignals | None = None) -> dict:
     """Run (or resume) training; returns the results dict also written to `RUN/results.json`.
+
+    A SIGTERM or SIGINT during the training loop ends it at the next iteration with a checkpoint
+    and `status="interrupted"` (`biogans_tf.trainer.stop_signals`).
 
     Raises:
         ConfigError: a flag that does not fit the data or the run directory.
+        StopSignalError: a stop signal before the training loop (nothing new to save) or a second one.
     """
+    if stop is not None:  # the program installed the handlers already (from its start)
+        return _train(cfg, stop)
+    with StopSignals() as stop:
+        return _train(cfg, stop)
+
+
+def _train(cfg: TrainConfig, stop: StopSignals) -> dict:
     validate(cfg)
     strategy = setup.configure_process(cfg)
     chief = distribute.is_chief(strategy)
     t_start = time.perf_counter()
     cells = setup.load_cells(cfg)
+    lock = None  # the chief's hold on the run folder, kept until training returns
     if chief:  # the other workers share (or do not see) the chief's run directory
-        setup.prepare_run_dir(cfg)  # after the data checks, so bad data leaves no run folder behind
+        lock = setup.prepare_run_dir(cfg)  # after the data checks, so bad data leaves no run folder behind
     cfg.proteins = tuple(cells.proteins)  # the order the data gave ('all' resolved)
     family = registry.family(cfg.arch)
     neighbours = None
@@ -62,20 +76,27 @@ def train(cfg: TrainConfig) -> dict:
     remaining = trainer.gan_loss.total_critic_steps(start, cfg.steps) - int(trainer.critic_in_iter.numpy())
     # Only the chief writes TensorBoard events, samples and the final model.
     writer = tf.summary.create_file_writer(os.path.join(cfg.logdir, "tb")) if chief else None
-    run_callbacks = RunCallbacks(cfg, cells.proteins, ckpts, writer, chief)
+    run_callbacks = RunCallbacks(cfg, cells.proteins, ckpts, writer, chief, stop.requested)
     t_fit = time.perf_counter()
     history = {}
     if remaining > 0:
         ds = setup.training_dataset(cfg, cells, strategy, critic_start, neighbours)
-        logs = train_loop(trainer, ds, remaining, run_callbacks.callbacks, strategy)
+        stop.loop_running = True
+        try:
+            logs = train_loop(trainer, ds, remaining, run_callbacks.callbacks, strategy)
+        finally:
+            stop.loop_running = False
         history = {k: v for k, v in logs.items() if k in cb.METRICS}
     fit_s = time.perf_counter() - t_fit
     if writer is not None:
         writer.flush()
 
     step = int(trainer.step.numpy())
+    status = "ok" if run_callbacks.failure is None else "failed"
+    if status == "ok" and run_callbacks.checkpoints.stopped_at is not None:
+        status = "interrupted"
     results = dict(
-        status="ok" if run_callbacks.failure is None else "failed",
+        status=status,
         run_dir=cfg.logdir, arch=cfg.arch, gan=cfg.gan, start_step=start, step=step, steps=cfg.steps,
         critic_steps=int(trainer.critic_step.numpy()),
         fit_seconds=round(fit_s, 3),
@@ -85,7 +106,14 @@ def train(cfg: TrainConfig) -> dict:
         strategy=cfg.strategy, replicas=strategy.num_replicas_in_sync, chief=chief,
         weights_sha256=setup.weights_digest(trainer),
     )  # fmt: skip
-    _finish(cfg, trainer, results, run_callbacks, chief)
+    if status == "interrupted":
+        results["signal"] = signal.Signals(stop.received).name
+        if chief:  # resumable; the final sample and generators are for a finished run
+            write_json(os.path.join(cfg.logdir, "results.json"), json.loads(json.dumps(results)))
+    else:
+        _finish(cfg, trainer, results, run_callbacks, chief)
+    if lock is not None:
+        lock.release()
     return results
 
 
@@ -115,13 +143,16 @@ class RunCallbacks:
         ckpts: the run's `TrainingCheckpoints`.
         writer: the chief's TensorBoard writer, None on other workers.
         chief: whether this process writes progress, TensorBoard and samples.
+        stop: `StopSignals.requested`: a stop signal arrived (checkpoint this iteration, then stop).
     """
 
-    def __init__(self, cfg: TrainConfig, proteins, ckpts: TrainingCheckpoints, writer, chief: bool):
+    def __init__(
+        self, cfg: TrainConfig, proteins, ckpts: TrainingCheckpoints, writer, chief: bool, stop=None
+    ):
         family = registry.family(cfg.arch)
         per_step = cfg.batch_size * (len(proteins) if family == "conditional" else 1)
         self.guard = cb.NanGuard()
-        self.checkpoints = cb.CheckpointWriter(ckpts, cfg.checkpoint_every)
+        self.checkpoints = cb.CheckpointWriter(ckpts, cfg.checkpoint_every, stop_requested=stop)
         self.samples = cb.SampleWriter(
             os.path.join(cfg.logdir, "samples"),
             fixed_noise(cfg.seed, 32 if family == "joint" else 8, cfg.nz),

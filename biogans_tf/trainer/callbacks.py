@@ -221,19 +221,22 @@ class SampleWriter(IterationCallback):
 
 
 class CheckpointWriter(IterationCallback):
-    """Saves `ckpt-<step>` every `every` generator iterations and at the end of training.
+    """Saves `ckpt-<step>` every `every` generator iterations, at the end, and when asked to stop.
 
     Skips saving once training was stopped (NaN guard), so the last good checkpoint stays the
     newest; weights with NaN/Inf are never saved (training stops instead and `failure` says why).
     `saved` lists the paths written.
     """
 
-    def __init__(self, checkpoints: TrainingCheckpoints, every: int):
+    def __init__(self, checkpoints: TrainingCheckpoints, every: int, stop_requested=None):
         super().__init__()
         self.checkpoints = checkpoints
         self.every = max(1, int(every))
         self.saved: list[str] = []
         self.failure: str | None = None
+        # A stop signal (`stop_signals.StopSignals.requested`): save this iteration, then stop.
+        self.stop_requested = stop_requested or (lambda: False)
+        self.stopped_at: int | None = None
 
     def _save(self):
         if self.model.stop_training:
@@ -245,8 +248,12 @@ class CheckpointWriter(IterationCallback):
             self.model.stop_training = True
 
     def on_iteration_end(self, step, logs):
-        if step % self.every == 0:
+        stop = self.stop_requested()
+        if step % self.every == 0 or stop:
             self._save()
+        if stop and not self.model.stop_training:
+            self.stopped_at = step
+            self.model.stop_training = True
 
     def on_train_end(self, logs=None):
         step = int(self.model.step.numpy())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 import os
 
 from biogans_tf import conventions
@@ -286,6 +287,11 @@ def validate(cfg: TrainConfig) -> None:
     from biogans_tf.models.tower import check_image_size, tower_plan
     from biogans_tf.viz import PALETTES
 
+    for field in dataclasses.fields(cfg):  # NaN slips through every range check below; inf some
+        value = getattr(cfg, field.name)
+        numbers = value if isinstance(value, tuple | list) else (value,)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+            raise ConfigError(f"--{field.name}={value!r}: expected finite numbers")
     if cfg.arch not in ARCHS:
         raise ConfigError(f"--arch={cfg.arch!r}: expected one of {sorted(ARCHS)}")
     if cfg.gan not in LOSSES:

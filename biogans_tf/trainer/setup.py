@@ -26,6 +26,7 @@ from biogans_tf.trainer.config import ConfigError, TrainConfig
 from biogans_tf.trainer.gan_model import GanTrainer
 from biogans_tf.trainer.optimizers import make_optimizer
 from biogans_tf.trainer.precision import POLICIES, resolve_precision
+from biogans_tf.trainer.run_lock import RunLock
 
 
 def use_jit(cfg: TrainConfig) -> bool:
@@ -124,17 +125,32 @@ def check_logdir(logdir: str) -> None:
         ) from None
 
 
-def prepare_run_dir(cfg: TrainConfig) -> None:
-    """Check that --logdir is a writable folder; refuse to train over another run unless resuming."""
+def prepare_run_dir(cfg: TrainConfig) -> RunLock:
+    """Check that --logdir is a writable folder and take its lock; refuse to train over another run.
+
+    Returns:
+        The held `RunLock`: keep it referenced while training (one writer per run folder).
+
+    Raises:
+        ConfigError: not a writable folder; another process trains in it (its pid named); it holds
+            a run and --resume was not given; --resume was given and it holds no run.
+    """
     check_logdir(cfg.logdir)
-    if cfg.resume:
-        return
-    for name in ("config.json", "checkpoints"):
-        if os.path.exists(os.path.join(cfg.logdir, name)):
-            raise ConfigError(
-                f"--logdir={cfg.logdir} already holds a run ({name}); pass --resume to continue it "
-                "or choose another --logdir"
-            )
+    lock = RunLock(cfg.logdir).acquire()  # before looking: two starts at once must not both see "empty"
+    held = [name for name in ("config.json", "checkpoints") if os.path.exists(os.path.join(cfg.logdir, name))]
+    if cfg.resume and not held:
+        lock.release()
+        raise ConfigError(
+            f"--resume: --run_dir={cfg.logdir} holds no run (no config.json, no checkpoints/); drop "
+            "--resume to start a new run there"
+        )
+    if held and not cfg.resume:
+        lock.release()
+        raise ConfigError(
+            f"--logdir={cfg.logdir} already holds a run ({held[0]}); pass --resume to continue it "
+            "or choose another --logdir"
+        )
+    return lock
 
 
 def load_cells(cfg: TrainConfig):

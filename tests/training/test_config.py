@@ -113,6 +113,11 @@ def test_json_round_trip_has_the_export_contract_fields():
         ({"lr_g": -1.0}, "--lr_g"),
         ({"jit_compile": "maybe"}, "--jit_compile"),
         ({"arch": "dcgan-sep", "red_portion": 1.0}, "--red_portion"),
+        # Non-finite numbers (issue 24 A5): inf passed the positivity checks, NaN every check.
+        ({"lr_d": float("inf")}, "--lr_d=inf: expected finite"),
+        ({"gp_lambda": float("nan")}, "--gp_lambda=nan: expected finite"),
+        ({"gan": "wgan", "clip": float("inf")}, "--clip=inf: expected finite"),
+        ({"percentiles": (0.5, float("nan"))}, "--percentiles=(0.5, nan): expected finite"),
     ],
 )
 def test_bad_flags_fail_naming_the_flag(flags, flag_named):
