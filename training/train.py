@@ -7,6 +7,7 @@ dict. Building (data, models, optimisers, strategy) is `biogans_tf.trainer.setup
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -38,21 +39,21 @@ def train(cfg: TrainConfig, stop: StopSignals | None = None) -> dict:
         ConfigError: a flag that does not fit the data or the run directory.
         StopSignalError: a stop signal before the training loop (nothing new to save) or a second one.
     """
-    if stop is not None:  # the program installed the handlers already (from its start)
-        return _train(cfg, stop)
-    with StopSignals() as stop:
-        return _train(cfg, stop)
+    with contextlib.ExitStack() as held:  # releases the run folder's lock however training ends
+        if stop is None:  # else the program installed the handlers already (from its start)
+            stop = held.enter_context(StopSignals())
+        return _train(cfg, stop, held)
 
 
-def _train(cfg: TrainConfig, stop: StopSignals) -> dict:
+def _train(cfg: TrainConfig, stop: StopSignals, held: contextlib.ExitStack) -> dict:
     validate(cfg)
     strategy = setup.configure_process(cfg)
     chief = distribute.is_chief(strategy)
     t_start = time.perf_counter()
     cells = setup.load_cells(cfg)
-    lock = None  # the chief's hold on the run folder, kept until training returns
     if chief:  # the other workers share (or do not see) the chief's run directory
-        lock = setup.prepare_run_dir(cfg)  # after the data checks, so bad data leaves no run folder behind
+        # After the data checks, so bad data leaves no run folder behind; held until train returns.
+        held.callback(setup.prepare_run_dir(cfg).release)
     cfg.proteins = tuple(cells.proteins)  # the order the data gave ('all' resolved)
     family = registry.family(cfg.arch)
     neighbours = None
@@ -112,8 +113,6 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> dict:
             write_json(os.path.join(cfg.logdir, "results.json"), json.loads(json.dumps(results)))
     else:
         _finish(cfg, trainer, results, run_callbacks, chief)
-    if lock is not None:
-        lock.release()
     return results
 
 
