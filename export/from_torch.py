@@ -40,6 +40,7 @@ import numpy as np
 
 from biogans_tf.cli import define_flags, from_flags, option
 from biogans_tf.conventions import parse_image_size
+from biogans_tf.failure import failure_line
 from biogans_tf.io_utils import write_keras
 from export.torch_keys import key_map
 from export.torch_weights import GANS, load_torch_state_dict, load_weights, to_project_sign
@@ -172,6 +173,9 @@ def run(argv) -> int:
         summary = _convert(from_flags(ConvertOptions, fv))
     except (ValueError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # e.g. a TensorFlow op failing: its own message, the traceback in a log
+        print(failure_line(e, program="biogans-convert"), file=sys.stderr)
         return 1
     print(json.dumps(summary, sort_keys=True))
     return 0

@@ -26,6 +26,7 @@ import numpy as np
 
 from biogans_tf import tiff, viz
 from biogans_tf.cli import define_flags, from_flags, option
+from biogans_tf.failure import failure_line
 from serving.cell_files import read_cells
 from serving.grpc_client import ServingClient
 
@@ -313,6 +314,9 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"serving.client: error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # anything else: one line with its cause, the traceback in a log file
+        print(f"serving.client: {failure_line(e, program='biogans-client')}", file=sys.stderr)
+        return 1
     print(json.dumps(summary, sort_keys=True))
     return 0
 

@@ -2,11 +2,15 @@
 
 import errno
 import os
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
 
 from biogans_tf.failure import LOG_NAME, error_summary, failure_line, op_message, write_error_log
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _graph_error() -> tf.errors.OpError:
@@ -60,3 +64,36 @@ def test_the_traceback_goes_to_the_log_the_line_names(tmp_path):
     assert os.path.basename(elsewhere).startswith("prog-error-")
     assert "RuntimeError: x" in open(elsewhere).read()
     os.remove(elsewhere)
+
+
+PROGRAM = """
+from biogans_tf import cli
+
+
+def main(argv):
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def step(x):
+        return tf.reshape(x, [2, -1, 5])
+
+    step(tf.zeros([7]))
+
+
+cli.run(main, "a program whose graph step fails", "__main__")
+"""
+
+
+def test_a_program_started_through_cli_run_reports_a_graph_failure_in_one_line(tmp_path):
+    script = tmp_path / "failing_program.py"
+    script.write_text(PROGRAM)
+    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    p = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1, p.stderr[-2000:]
+    errors = [line for line in p.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    line = errors[0]
+    assert line.startswith("error: Reshape failed") and "Input to reshape is a tensor with 7 values" in line
+    log = line.rsplit("(full traceback: ", 1)[1].rstrip(")")
+    assert "Traceback (most recent call last)" in open(log).read()
+    os.remove(log)
