@@ -1,5 +1,7 @@
 """CriticBank: the `loop` and `grouped` executions are one function of one set of weights."""
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -80,7 +82,9 @@ def test_grouped_training_probe_follows_tensorflows_cpu_kernels(dtype):
     if onednn_enabled():
         assert problem is None
     else:
-        assert "grouped convolutions" in problem and "failed" in problem and "\n" not in problem
+        # Either gradient kernel may fail first (op scheduling); both name the op and complain.
+        assert re.search(r"Conv2DBackprop(Input|Filter) failed", problem) and "\n" not in problem
+        assert re.search(r"grouped convolutions are not supported|filter_size does not have enough", problem)
 
 
 @pytest.mark.cpu_kinds

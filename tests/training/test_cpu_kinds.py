@@ -7,6 +7,7 @@ a CPU unlike the one they run on.
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -16,6 +17,12 @@ from biogans_tf.cpu import ONEDNN_VARIABLE, cpu_flags
 from biogans_tf.failure import LOG_NAME
 from biogans_tf.trainer.precision import BF16_CPU_FLAGS
 
+# What Eigen's kernels say about a grouped convolution's gradients; which of the two gradient ops
+# runs (and fails) first depends on the op scheduling, so either may be reported.
+EIGEN_COMPLAINT = (
+    r"Conv2DBackpropInput failed .*Gradients for grouped convolutions are not supported on CPU"
+    r"|Conv2DBackpropFilter failed .*filter_size does not have enough elements"
+)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 README_COMMAND = ["-m", "training.run", "--arch=star", "--preset=cpu-demo"]
 TINY = [
@@ -61,7 +68,7 @@ def test_explicit_grouped_bank_is_refused_before_training_where_it_cannot_train(
     assert p.returncode == 2, p.stderr[-3000:]
     (line,) = _errors(p)
     assert "--critic_bank=grouped cannot train" in line and "--critic_bank=loop" in line
-    assert "grouped convolutions" in line and "Traceback" not in p.stderr
+    assert re.search(EIGEN_COMPLAINT, line) and "Traceback" not in p.stderr
     assert not run.exists()  # refused before the run folder was made
 
 
@@ -74,8 +81,8 @@ def test_a_failure_inside_the_graph_step_prints_the_ops_own_message(tmp_path):
     assert p.returncode == 1, p.stderr[-3000:]
     (line,) = _errors(p)
     # The kernel's own complaint and the op, not TensorFlow's bare "Graph execution error:" header.
-    assert "Gradients for grouped convolutions are not supported on CPU" in line, line
-    assert "Conv2DBackprop" in line and "Graph execution error" not in line
+    assert re.search(EIGEN_COMPLAINT, line), line
+    assert "Graph execution error" not in line
     log = run / LOG_NAME
     assert f"full traceback in {log}" in line and "Traceback" not in p.stderr
     assert "Traceback (most recent call last)" in log.read_text()
