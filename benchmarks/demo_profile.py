@@ -39,7 +39,7 @@ import os
 import tempfile
 import time
 
-from benchmarks.profile_step import _median_seconds
+from benchmarks.profile_step import median_seconds
 from biogans_tf.cpu import cpu_model, kernel_set
 
 CONV_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "_FusedConv2D")
@@ -151,7 +151,7 @@ def profile(cfg, trainer, ds, repeats: int) -> tuple[dict, dict]:
         parts["ema_update"] = ema_update
     seconds = {}
     for name, fn in parts.items():
-        seconds[name] = _median_seconds(fn, repeats)
+        seconds[name] = median_seconds(fn, repeats)
         print(f"  {name:28s} {seconds[name] * 1e3:8.2f} ms", flush=True)
 
     spec = ds.element_spec

@@ -27,7 +27,7 @@ import statistics
 import time
 
 
-def _median_seconds(fn, repeats: int) -> float:
+def median_seconds(fn, repeats: int) -> float:
     fn()  # warm-up (tracing)
     times = []
     for _ in range(repeats):
@@ -84,12 +84,12 @@ def profile(arch: str, batch_size: int, repeats: int) -> dict:
         return both(it)["g_loss"]
 
     parts = {
-        "g_forward": _median_seconds(g_forward, repeats),
-        "d_forward_real_fake": _median_seconds(d_forward_real_fake, repeats),
-        "d_forward_concat": _median_seconds(d_forward_concat, repeats),
-        "gp_forward_backward": _median_seconds(gp_forward_backward, repeats),
-        "critic_step": _median_seconds(critic_step, repeats),
-        "critic_and_generator_step": _median_seconds(critic_and_generator_step, repeats),
+        "g_forward": median_seconds(g_forward, repeats),
+        "d_forward_real_fake": median_seconds(d_forward_real_fake, repeats),
+        "d_forward_concat": median_seconds(d_forward_concat, repeats),
+        "gp_forward_backward": median_seconds(gp_forward_backward, repeats),
+        "critic_step": median_seconds(critic_step, repeats),
+        "critic_and_generator_step": median_seconds(critic_and_generator_step, repeats),
     }
     parts["generator_step"] = parts["critic_and_generator_step"] - parts["critic_step"]
     parts["iteration_estimate"] = 4 * parts["critic_step"] + parts["critic_and_generator_step"]

@@ -19,6 +19,7 @@ functions), so command lines can use it before TensorFlow is imported.
 from __future__ import annotations
 
 import numbers
+import os
 import zlib
 from collections.abc import Callable
 
@@ -75,6 +76,44 @@ def _size_int(part) -> int:
     if isinstance(part, bool) or int(part) != part:
         raise ValueError(part)
     return int(part)
+
+
+# TF Serving's model folder layout: BASE/NAME/<version>/, the version an int64 parsed from the name.
+MAX_VERSION = 2**63 - 1
+
+
+def parse_version(name: str) -> int | None:
+    """The version a sub-folder of a TF Serving model folder stands for (`"007"` -> 7), or None.
+
+    As TF Serving's file-system source: only names of ASCII digits within int64 are versions;
+    anything else (`latest`, `1.0`, a Unicode digit like `²`) is not, and is ignored.
+    """
+    if not (name.isascii() and name.isdigit()):
+        return None
+    version = int(name)
+    return version if version <= MAX_VERSION else None
+
+
+def version_folders(model_dir: str) -> tuple[dict[int, str], list[str]]:
+    """The version folders of a TF Serving model folder, and the names that are not versions.
+
+    Returns:
+        ({version: folder name}, [ignored names, sorted]). Where two names mean one version
+        (`7` and `007`), the plain one is the version and the other is ignored. A missing
+        `model_dir` has neither.
+    """
+    if not os.path.isdir(model_dir):
+        return {}, []
+    versions: dict[int, str] = {}
+    ignored = []
+    for name in sorted(os.listdir(model_dir), key=lambda n: (len(n), n)):  # "7" before "007"
+        version = parse_version(name)
+        if version is None or version in versions or not os.path.isdir(os.path.join(model_dir, name)):
+            if not name.startswith("."):  # our own temporary folders are hidden
+                ignored.append(name)
+            continue
+        versions[version] = name
+    return versions, sorted(ignored)
 
 
 def is_int(value) -> bool:

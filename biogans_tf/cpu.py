@@ -22,6 +22,11 @@ ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 # /proc/cpuinfo flags for which TensorFlow enables oneDNN by default (any one suffices).
 ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
 
+# oneDNN's instruction-set ceilings (its dispatcher documentation), oldest first, up to the last
+# one below AVX512_CORE_BF16: a ceiling among these leaves no bfloat16 dot-product kernel.
+ISA_LIMIT_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
+
 
 def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
     """The feature flags of the first CPU in `cpuinfo` (empty where the file does not exist)."""
@@ -47,11 +52,30 @@ def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
     return platform.processor() or "unknown CPU"
 
 
+def onednn_isa_limit(environ=os.environ) -> str | None:
+    """The instruction-set ceiling the user set for oneDNN's kernels (e.g. 'AVX2'), or None.
+
+    oneDNN reads `ONEDNN_MAX_CPU_ISA` (older releases: `DNNL_MAX_CPU_ISA`) once, at its first
+    kernel; it is how one CPU runs the kernels another, older one would (benchmarks/RESULTS.md
+    emulates an AVX2-only CPU this way).
+    """
+    for name in ISA_LIMIT_VARIABLES:
+        value = environ.get(name, "").strip().upper()
+        if value and value not in ("ALL", "DEFAULT"):
+            return value
+    return None
+
+
+def isa_limit_blocks_bf16(environ=os.environ) -> bool:
+    """Whether the oneDNN ISA ceiling in `environ` rules out the CPU's native bfloat16 kernels."""
+    return onednn_isa_limit(environ) in ISAS_WITHOUT_BF16
+
+
 def kernel_set(environ=os.environ, cpuinfo: str = "/proc/cpuinfo") -> str:
     """What a benchmark line names: 'oneDNN' (with its ISA limit, if any) or 'Eigen (oneDNN off)'."""
     if not onednn_enabled(environ, cpuinfo):
         return "Eigen (oneDNN off)"
-    limit = environ.get("ONEDNN_MAX_CPU_ISA")
+    limit = onednn_isa_limit(environ)
     return f"oneDNN (ONEDNN_MAX_CPU_ISA={limit})" if limit else "oneDNN"
 
 

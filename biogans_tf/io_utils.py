@@ -1,8 +1,9 @@
-"""Atomic file writing: nothing half-written is ever visible under the final name."""
+"""Atomic file writing (nothing half-written is ever visible under the final name) and file locks."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -137,3 +138,60 @@ def remove_stale_tempdirs(parent: str, prefix: str, max_age_s: float = 86400.0) 
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+class LockBusyError(Exception):
+    """Another live process holds the lock; `holder` is the pid it wrote (or 'unknown')."""
+
+    def __init__(self, path: str, holder: str):
+        super().__init__(f"{path} is held by pid {holder}")
+        self.path, self.holder = path, holder
+
+
+def open_lock(path: str, wait: bool = True, on_wait=None):
+    """Take an exclusive OS lock (`flock`) on the file `path`; returns the open file holding it.
+
+    Why flock: the kernel releases it when the holder ends in any way (exit, crash, SIGKILL), so a
+    stale lock never blocks anyone. The file holds the holder's pid, for messages.
+
+    Args:
+        path: the lock file (created if missing).
+        wait: wait for another holder to finish (else raise `LockBusyError` at once).
+        on_wait: called with the holder's pid before waiting (to tell the user why nothing happens).
+
+    Returns:
+        The open lock file: closing it (or `release_lock`) releases the lock.
+    """
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "unknown"
+        if not wait:
+            f.close()
+            raise LockBusyError(path, holder) from None
+        if on_wait is not None:
+            on_wait(holder)
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
+
+
+def release_lock(f) -> None:
+    """Release a lock taken with `open_lock` (the kernel also does when the process ends)."""
+    fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    f.close()
+
+
+@contextlib.contextmanager
+def held_lock(path: str, on_wait=None):
+    """`open_lock(path, wait=True)` for the duration of a `with` block."""
+    f = open_lock(path, wait=True, on_wait=on_wait)
+    try:
+        yield
+    finally:
+        release_lock(f)

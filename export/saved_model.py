@@ -24,14 +24,22 @@ import shutil
 import sys
 
 from biogans_tf.cli import define_flags, from_flags, option
-from biogans_tf.io_utils import owned_tempdir, remove_stale_tempdirs, write_json
-from export.serving_files import WARMUP_FILE, write_models_config, write_warmup_requests
+from biogans_tf.conventions import MAX_VERSION, version_folders
+from biogans_tf.io_utils import held_lock, owned_tempdir, remove_stale_tempdirs, write_json
+from export.serving_files import (
+    WARMUP_FILE,
+    ModelsConfigError,
+    read_models_config,
+    write_models_config,
+    write_warmup_requests,
+)
 
 # TensorFlow (and export.signatures, which needs it) is imported inside the functions, so that
 # `biogans-export --help` answers at once.
 
 METADATA_FILE = os.path.join("assets.extra", "biogans.json")
 TMP_PREFIX = ".export-tmp-"  # not an integer name: TF Serving and serving.server skip it
+EXPORT_LOCK = ".export.lock"  # one export per model folder at a time (biogans_tf.io_utils.open_lock)
 
 
 class ExportError(ValueError):
@@ -85,9 +93,17 @@ def load_run_generator(run_dir: str, checkpoint: str = "final", ema: bool = Fals
 
 
 def next_version(model_dir: str) -> int:
-    """1 + the highest integer-named version directory in `model_dir` (1 when there is none)."""
-    versions = [int(d) for d in os.listdir(model_dir) if d.isdigit()] if os.path.isdir(model_dir) else []
-    return max(versions, default=0) + 1
+    """1 + the highest version folder in `model_dir` as TF Serving reads them (1 when there is none).
+
+    Names that are not versions (`conventions.parse_version`) are ignored, as TF Serving does.
+    """
+    versions, _ = version_folders(model_dir)
+    version = max(versions, default=0) + 1
+    if version > MAX_VERSION:
+        raise ExportError(
+            f"{model_dir}: version {version - 1} is the highest TF Serving can serve; pass --version"
+        )
+    return version
 
 
 def _infer_nz(generator) -> int:
@@ -166,19 +182,32 @@ def export_generator(
     module = GeneratorModule(
         generator, nz, image_shape, proteins, reconstruct_mode=mode, interpolation=interpolation
     )
-    model_dir, final = _new_version_dir(base_path, model_name, version)
-    meta = {
-        "arch": arch,
-        "proteins": proteins,
-        "nz": nz,
-        "image_shape": list(image_shape),
-        "reconstruct_mode": mode,
-        "interpolation": interpolation,
-        "signatures": list(SIGNATURES) + ["serving_default"],
-        "source": source,
-        "version": int(os.path.basename(final)),
-    }
-    _write_version(module, meta, model_dir, final, warmup)
+    model_dir = os.path.join(base_path, model_name)
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+    except OSError as e:
+        raise ExportError(f"{model_dir}: cannot create the model folder ({e.strerror or e})") from None
+
+    def waiting(pid):
+        print(
+            f"export {model_name}: waiting for another export of it (pid {pid})", file=sys.stderr, flush=True
+        )
+
+    # One export per model folder at a time: two at once would both take the next free version.
+    with held_lock(os.path.join(model_dir, EXPORT_LOCK), on_wait=waiting):
+        final = _new_version_dir(model_dir, version)
+        meta = {
+            "arch": arch,
+            "proteins": proteins,
+            "nz": nz,
+            "image_shape": list(image_shape),
+            "reconstruct_mode": mode,
+            "interpolation": interpolation,
+            "signatures": list(SIGNATURES) + ["serving_default"],
+            "source": source,
+            "version": int(os.path.basename(final)),
+        }
+        _write_version(module, meta, model_dir, final, warmup)
     return final
 
 
@@ -194,19 +223,19 @@ def _check_names(model_name: str, interpolation: str) -> None:
         raise ExportError(f"--interpolation: expected linear or spherical, got {interpolation!r}")
 
 
-def _new_version_dir(base_path: str, model_name: str, version: int | None) -> tuple[str, str]:
-    """`(model_dir, final version dir)`; the model folder exists, the version folder does not."""
-    model_dir = os.path.join(base_path, model_name)
-    os.makedirs(model_dir, exist_ok=True)
+def _new_version_dir(model_dir: str, version: int | None) -> str:
+    """The final version folder to write in the existing `model_dir` (it does not exist yet)."""
     remove_stale_tempdirs(model_dir, TMP_PREFIX)  # left by an export that was killed
     if version is None:
         version = next_version(model_dir)
-    if int(version) < 1:
-        raise ExportError(f"--version: expected a positive integer, got {version}")
+    if not 1 <= int(version) <= MAX_VERSION:
+        raise ExportError(f"--version: expected an integer from 1 to {MAX_VERSION}, got {version}")
     final = os.path.join(model_dir, str(int(version)))
-    if os.path.exists(final):
-        raise ExportError(f"{final}: version {version} already exists (versions are never overwritten)")
-    return model_dir, final
+    existing = version_folders(model_dir)[0].get(int(version))
+    if existing is not None or os.path.exists(final):
+        shown = os.path.join(model_dir, existing) if existing else final
+        raise ExportError(f"{shown}: version {version} already exists (versions are never overwritten)")
+    return final
 
 
 def _write_version(module, meta: dict, model_dir: str, final: str, warmup: bool) -> None:
@@ -234,8 +263,14 @@ def _write_version(module, meta: dict, model_dir: str, final: str, warmup: bool)
         os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a serving container may run as another user
         # rename(2) onto an existing non-empty directory fails, so a concurrent export cannot clobber.
         os.rename(tmp, final)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError | tf.errors.OpError):  # disk full, file too large, no permission...
+            cause = getattr(e, "strerror", None) or getattr(e, "message", None) or str(e)
+            raise ExportError(
+                f"{final}: the export failed while writing ({cause.strip().splitlines()[0]}); nothing was "
+                "left behind"
+            ) from None
         raise
     finally:
         stages.close()
@@ -296,6 +331,7 @@ def main(argv):
         raise ExportError("pass exactly one of --run_dir RUN or --generator FILE.keras")
     if not o.base_path or not o.model_name:
         raise ExportError("--base_path and --model_name are required")
+    read_models_config(o.base_path)  # a file we could not update stops the export before it starts
     common = dict(
         version=o.version, reconstruct_mode=o.reconstruct_mode, interpolation=o.interpolation, warmup=o.warmup
     )
@@ -366,7 +402,7 @@ class ExportOptions:
 def _main_with_errors(argv):
     try:
         main(argv)
-    except ExportError as e:
+    except (ExportError, ModelsConfigError) as e:
         # A clear one-line message instead of a traceback for bad flags or files.
         print(f"export.saved_model: error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -6,17 +6,17 @@
   reconstruction graph.
 - `BASE/models.config`: a `ModelServerConfig` text proto listing every exported model.
 
-TensorFlow is imported inside the functions, so `biogans-export --help` answers at once.
+TensorFlow and the protos are imported inside the functions, so `biogans-export --help` answers at once.
 """
 
 from __future__ import annotations
 
 import os
-import re
 
-from biogans_tf.io_utils import atomic_path
+from biogans_tf.io_utils import atomic_path, held_lock
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+MODELS_CONFIG = "models.config"
 
 
 def _warmup_examples(nz: int, image_shape) -> dict:
@@ -65,35 +65,77 @@ def write_warmup_requests(path: str, model_name: str, nz: int, image_shape) -> N
     os.chmod(path, 0o644)
 
 
+class ModelsConfigError(ValueError):
+    """`BASE/models.config` cannot be read as a `ModelServerConfig` (the message names the file)."""
+
+
+def read_models_config(base_path: str):
+    """The `ModelServerConfig` in `base_path/models.config` (an empty one where there is none).
+
+    Read with TF Serving's own proto and text parser, so every entry, field, label and version
+    policy another tool (or a person) wrote survives an update exactly.
+
+    Raises:
+        ModelsConfigError: naming the file when it cannot be read or parsed, or holds no
+            `model_config_list` (a `custom_model_config` is not ours to change).
+    """
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    path = os.path.join(base_path, MODELS_CONFIG)
+    config = model_server_config_pb2.ModelServerConfig()
+    if not os.path.exists(path):
+        return config
+    try:
+        with open(path, encoding="utf-8") as f:
+            text_format.Parse(f.read(), config)
+    except (OSError, UnicodeDecodeError, text_format.ParseError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ModelsConfigError(
+            f"{path}: not a TF Serving ModelServerConfig text proto ({first}); fix or move it (left "
+            "unchanged)"
+        ) from None
+    if config.WhichOneof("config") not in (None, "model_config_list"):
+        raise ModelsConfigError(
+            f"{path}: holds a custom_model_config, not a model_config_list; left unchanged"
+        )
+    return config
+
+
 def write_models_config(base_path: str, models: dict[str, str]) -> str:
-    """Write/update `base_path/models.config` (TF Serving `ModelServerConfig` text proto), atomically.
+    """Add or update models in `base_path/models.config` (TF Serving `ModelServerConfig`), atomically.
+
+    A model already listed keeps every field but its base path (its version policy, labels,
+    logging...); other models' entries stay as they were; a new model gets the TensorFlow platform.
 
     Args:
         base_path: the folder holding the model folders.
-        models: model name -> base path to record for it (entries already in the file for other
-            model names are kept).
+        models: model name -> base path to record for it.
 
     Returns:
         The config path.
+
+    Raises:
+        ModelsConfigError: the existing file cannot be parsed (it is not replaced).
     """
-    path = os.path.join(base_path, "models.config")
-    entries: dict[str, str] = {}
-    if os.path.isfile(path):
-        text = open(path).read()
-        for name, bp in re.findall(r'name:\s*"([^"]*)"\s*base_path:\s*"([^"]*)"', text):
-            entries[name] = bp
-    entries.update(models)
-    lines = ["model_config_list {"]
-    for name in sorted(entries):
-        lines += [
-            "  config {",
-            f'    name: "{name}"',
-            f'    base_path: "{entries[name]}"',
-            '    model_platform: "tensorflow"',
-            "  }",
-        ]
-    lines.append("}")
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as f:
-            f.write("\n".join(lines) + "\n")
+    from google.protobuf import text_format
+
+    path = os.path.join(base_path, MODELS_CONFIG)
+    # Read, change and write under a lock: two exports at once must not drop each other's entry.
+    with held_lock(os.path.join(base_path, f".{MODELS_CONFIG}.lock")):
+        config = read_models_config(base_path)
+        entries = config.model_config_list.config
+        for name, model_base in models.items():
+            entry = next((c for c in entries if c.name == name), None)
+            if entry is None:
+                entry = entries.add(name=name, model_platform="tensorflow")
+            entry.base_path = model_base
+        try:
+            with atomic_path(path) as tmp:
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.write(text_format.MessageToString(config))
+        except OSError as e:
+            raise ModelsConfigError(
+                f"{path}: cannot write ({e.strerror or e}); the file is left as it was"
+            ) from None
     return path

@@ -21,6 +21,7 @@ import time
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from biogans_tf.conventions import version_folders
 from serving.errors import ServingError, clip
 
 log = logging.getLogger("serving")
@@ -118,15 +119,20 @@ def folder_fingerprint(path: str) -> tuple:
     return tuple(sorted(out))
 
 
-def list_versions(model_base_path: str) -> list[int]:
-    """Integer-named version folders that contain a saved_model.pb, ascending."""
-    if not os.path.isdir(model_base_path):
-        return []
-    out = []
-    for d in os.listdir(model_base_path):
-        if d.isdigit() and os.path.isfile(os.path.join(model_base_path, d, "saved_model.pb")):
-            out.append(int(d))
-    return sorted(out)
+def list_versions(model_base_path: str) -> tuple[dict[int, str], list[str]]:
+    """({version: folder path} of the version folders holding a saved_model.pb, [names ignored]).
+
+    Versions as TF Serving reads them (`conventions.version_folders`): `007` is version 7, served
+    from `007`; a name that is no version (`latest`, `1.0`) is ignored, as are folders without a
+    saved_model.pb yet (an export being copied in).
+    """
+    folders, ignored = version_folders(model_base_path)
+    versions = {
+        v: os.path.join(model_base_path, name)
+        for v, name in folders.items()
+        if os.path.isfile(os.path.join(model_base_path, name, "saved_model.pb"))
+    }
+    return versions, ignored
 
 
 class ModelStore:
@@ -147,6 +153,7 @@ class ModelStore:
         self._lock = threading.Lock()
         self._current: LoadedVersion | None = None
         self._failed: dict[int, tuple] = {}  # version -> folder fingerprint when its load failed
+        self._ignored: set[str] = set()  # names in the model folder that are not versions (logged)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -161,13 +168,18 @@ class ModelStore:
         Candidates are tried newest first, down to the served version (still on disk) or, if that was
         deleted, down to the oldest. A version whose load failed is skipped until its files change.
         """
-        versions = list_versions(self.model_base_path)
+        versions, ignored = list_versions(self.model_base_path)
+        for name in sorted(set(ignored) - self._ignored):  # once per name, not at every poll
+            log.warning(
+                "%s: ignoring %r in %s: not a version number", self.model_name, name, self.model_base_path
+            )
+        self._ignored = set(ignored)
         current = self.current
         deleted = current is not None and current.version not in versions
-        for version in reversed(versions):
+        for version in sorted(versions, reverse=True):
             if current is not None and not deleted and version <= current.version:
                 return False
-            path = os.path.join(self.model_base_path, str(version))
+            path = versions[version]
             fingerprint = folder_fingerprint(path)
             if self._failed.get(version) == fingerprint:
                 continue  # failed before and unchanged since

@@ -244,6 +244,32 @@ def _method_not_allowed(method: str, path: str, allowed: list[str]) -> Response:
     )
 
 
+class _RefuseAmbiguousFraming:
+    """ASGI middleware: refuse a request with both Content-Length and Transfer-Encoding; close its connection.
+
+    Why: with both `Content-Length` and `Transfer-Encoding`, a proxy in
+    front and this server may split the stream at different places, so bytes of one request would
+    be read as another (request smuggling, RFC 9112 6.1). h11 follows the chunked encoding; a proxy
+    may not. Answering 400 with `Connection: close` ends the connection before anything after it
+    is read.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            headers = [(k.lower(), v.strip()) for k, v in scope["headers"]]
+            length = any(k == b"content-length" for k, _ in headers)
+            chunked = any(k == b"transfer-encoding" for k, _ in headers)
+            if length and chunked:  # (h11 itself refuses two different Content-Length values)
+                error = {"error": "request has both Content-Length and Transfer-Encoding; send exactly one"}
+                response = _json_response(400, error, {"Connection": "close"})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class _AccessLog:
     """ASGI middleware: one log line per HTTP request with its status and latency."""
 
@@ -333,7 +359,9 @@ def make_rest_app(predictor: Predictor, extra_routes: list = ()) -> Starlette:
         *extra_routes,
     ]
     return Starlette(
-        routes=routes, middleware=[Middleware(_AccessLog)], exception_handlers={HTTPException: http_error}
+        routes=routes,
+        middleware=[Middleware(_AccessLog), Middleware(_RefuseAmbiguousFraming)],
+        exception_handlers={HTTPException: http_error},
     )
 
 

@@ -60,3 +60,15 @@ def test_the_rule_matches_what_tensorflow_does_on_this_machine():
     )  # fmt: skip
     assert p.returncode == 0, p.stderr[-2000:]
     assert ("oneDNN custom operations are on" in p.stderr) is cpu.onednn_on_by_default(), p.stderr[-2000:]
+
+
+def test_the_isa_ceiling_is_read_from_either_variable_and_named_by_benchmarks(tmp_path):
+    info = _cpuinfo(tmp_path, AVX512_EPYC)
+    assert cpu.onednn_isa_limit({}) is None and not cpu.isa_limit_blocks_bf16({})
+    assert cpu.onednn_isa_limit({"ONEDNN_MAX_CPU_ISA": "all"}) is None
+    assert cpu.onednn_isa_limit({"DNNL_MAX_CPU_ISA": "avx2"}) == "AVX2"
+    assert cpu.isa_limit_blocks_bf16({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"})
+    assert not cpu.isa_limit_blocks_bf16({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"})
+    env = {"ONEDNN_MAX_CPU_ISA": "avx2"}
+    assert cpu.kernel_set(env, info) == "oneDNN (ONEDNN_MAX_CPU_ISA=AVX2)"
+    assert cpu.kernel_set({**env, cpu.ONEDNN_VARIABLE: "0"}, info) == "Eigen (oneDNN off)"

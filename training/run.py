@@ -20,6 +20,7 @@ from absl import flags, logging
 from biogans_tf.cli import define_flags, explicit_values
 from biogans_tf.cli import run as run_program
 from biogans_tf.failure import error_summary, write_error_log
+from biogans_tf.loader import read_metadata
 from biogans_tf.trainer.config import (
     ConfigError,
     TrainConfig,
@@ -53,40 +54,62 @@ def config_from_flags(flag_values=FLAGS) -> TrainConfig:
         if os.path.exists(path):
             saved = load_config(path)
             if preset:
-                # Preset values count as requests too: they must agree with the saved run.
-                given = preset_values(preset, saved.arch)
+                # Preset values count as requests too (with the float32-CPU settings the run took
+                # instead): they must agree with the saved run.
+                given = {**preset_values(preset, saved.arch), **saved.float32_cpu_settings}
                 explicit = {**{k: v for k, v in given.items() if k not in explicit}, **explicit}
             return merge_for_resume(saved, explicit, path)
         # No config.json (lost, or killed before it was written): the run's protein order, which
-        # names the towers its checkpoints hold, still decides. A folder holding no run at all is
-        # refused by the run setup.
-        explicit = _recorded_proteins(logdir, explicit)
+        # names the towers its checkpoints hold, and its generator file's settings still decide. A
+        # folder holding no run at all is refused by the run setup.
+        explicit = _recorded_settings(logdir, explicit)
     cfg = resolve(explicit, preset)
     cfg.resume = bool(flag_values.resume)
     return cfg
 
 
-def _recorded_proteins(logdir: str, explicit: dict) -> dict:
-    """`explicit` with the protein order of `RUN/proteins.json`, if the run recorded one.
+# Settings the final generator file records (`biogans_tf.loader.read_metadata`) that config.json
+# also holds; its "ema" means "this file is the EMA copy", not the run's --ema, so it is left out.
+GENERATOR_RECORDS = ("arch", "gan", "nz", "ngf", "image_size")
+
+
+def _recorded_settings(logdir: str, explicit: dict) -> dict:
+    """`explicit` completed from the run's other records, for a run folder without config.json.
+
+    The protein order of `RUN/proteins.json` and the settings `RUN/generator.keras` records
+    (`GENERATOR_RECORDS`) decide as config.json would have: a flag that differs is refused.
 
     Raises:
-        ConfigError: `--proteins` lists other proteins or another order (the towers would swap).
+        ConfigError: a record cannot be read, or a flag differs from it (e.g. reordered --proteins
+            would swap the towers the checkpoints hold).
     """
+    recorded: dict[str, tuple] = {}  # field -> (value, the file that records it)
+    generator = os.path.join(logdir, "generator.keras")
+    if os.path.isfile(generator):
+        try:
+            meta = read_metadata(generator)
+        except ValueError as e:
+            raise ConfigError(f"{e}; cannot read the run's settings") from None
+        for field in GENERATOR_RECORDS:
+            if field in meta:
+                value = meta[field]
+                recorded[field] = (tuple(value) if isinstance(value, list) else value, generator)
     path = os.path.join(logdir, "proteins.json")
-    if not os.path.exists(path):
-        return explicit
-    try:
-        with open(path) as f:
-            recorded = tuple(json.load(f))
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{path}: cannot read the run's protein order ({e})") from None
-    given = explicit.get("proteins")
-    if given is not None and tuple(given) != recorded:
-        raise ConfigError(
-            f"--proteins={','.join(given)} differs from the run being resumed ({path}: "
-            f"{','.join(recorded)}); its checkpoints hold one tower per protein in that order"
-        )
-    return {**explicit, "proteins": recorded}
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                recorded["proteins"] = (tuple(json.load(f)), path)
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{path}: cannot read the run's protein order ({e})") from None
+    for field, (value, source) in recorded.items():
+        given = explicit.get(field)
+        if given is None or (tuple(given) if isinstance(given, list | tuple) else given) == value:
+            continue
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+        given = ",".join(map(str, given)) if isinstance(given, list | tuple) else given
+        why = "; its checkpoints hold one tower per protein in that order" if field == "proteins" else ""
+        raise ConfigError(f"--{field}={given} differs from the run being resumed ({source}: {shown}){why}")
+    return {**explicit, **{field: value for field, (value, _) in recorded.items()}}
 
 
 def _failure_line(e: Exception, cfg) -> str:

@@ -124,6 +124,12 @@ def _resume(cfg: TrainConfig, ckpts: TrainingCheckpoints) -> int:
         start = ckpts.restore_latest() or 0
     except CheckpointError as e:
         raise ConfigError(f"--resume: {e}") from None
+    if start > cfg.steps:
+        # Training nothing and recording the smaller --steps would make config.json lie about the run.
+        raise ConfigError(
+            f"--steps={cfg.steps}: the run in {cfg.logdir} already reached generator step {start}; "
+            f"pass --steps above {start} to train on (its records are left as they are)"
+        )
     if ckpts.restored_from:
         print(
             f"resuming {cfg.logdir} from {ckpts.restored_from} (generator step {start})",

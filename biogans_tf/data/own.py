@@ -13,7 +13,9 @@ Per image, in this order:
      TIFF (tifffile, first series, singleton axes squeezed): the channel axis is the series'
      `C` axis, else its `S` (samples) axis; failing both, for a 3-D array, the first axis if it
      has at most 8 entries (pages of a multi-page file), else the last if it has at most 8.
-     Anything left that is not 2-D (e.g. a Z stack) is an error.
+     A Z or T axis of more than one plane (a Z stack or time series, as the file's ImageJ / OME
+     metadata says) is an error, as is anything else left that is not 2-D.
+     Float images must be finite: a NaN or Inf pixel in a mapped channel is an error.
   2. The channel map picks the reference ("red", Bgs4-like) and the "green" channel by index.
   3. Each of the two channels is normalised on its own: the `percentiles[0]` value maps to 0,
      the `percentiles[1]` value to 255, clipped (LIN-like contrast). A constant channel -> 0.
@@ -45,6 +47,8 @@ from biogans_tf.data.store import Store
 IMAGE_EXTENSIONS = (".png", ".tif", ".tiff")
 RESIZE_POLICIES = ("pad_or_crop", "fit", "stretch", "exact")
 MAX_CHANNEL_AXIS = 8
+# TIFF axis letters (tifffile's, from ImageJ / OME metadata) that are never channels.
+STACK_AXES = {"Z": "Z stack", "T": "time series"}
 
 
 def parse_channel_map(channel_map) -> tuple[int, int]:
@@ -72,7 +76,7 @@ def parse_channel_map(channel_map) -> tuple[int, int]:
     for key in ("red", "green"):
         value = channel_map[key]
         ok = (isinstance(value, int) and not isinstance(value, bool) and value >= 0) or (
-            isinstance(value, str) and value.strip().isdigit()
+            isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
         )
         if not ok:
             raise DataError("channel_map", f"{key}={value!r}: expected a channel index >= 0")
@@ -130,6 +134,14 @@ def _decode_tiff(data: bytes, where: str) -> np.ndarray:
     # Squeeze singleton axes (e.g. T=1, Z=1 in ImageJ hyperstacks) before finding the channel axis.
     arr = arr.reshape([arr.shape[i] for i in keep])
     axes = "".join(axes[i] for i in keep)
+    for axis, meaning in STACK_AXES.items():
+        if axis in axes:  # the file says what the axis is: planes in depth or time are not channels
+            raise DataError(
+                where,
+                f"TIFF is a {meaning} ({arr.shape[axes.index(axis)]} planes along {axis}; shape "
+                f"{arr.shape}, axes {axes}); expected one 2-D plane per channel (project or pick a "
+                "plane first)",
+            )
     if arr.ndim == 2:
         return arr[..., None]
     if "C" in axes:
@@ -244,6 +256,15 @@ def to_cell(
             f"{n} channel(s) found, but the channel map asks for red={red}, green={green} "
             f"(channel indices must be < {n})",
         )
+    for name, index in (("red", red), ("green", green)):
+        # One NaN makes every percentile NaN, which would turn the whole channel blank unseen.
+        bad = int(np.count_nonzero(~np.isfinite(raw[..., index]))) if raw.dtype.kind == "f" else 0
+        if bad:
+            raise DataError(
+                where,
+                f"{bad} non-finite pixel(s) (NaN or Inf) in channel {index} ({name}); expected finite "
+                "values (fix or drop the file)",
+            )
     x = np.stack([normalise(raw[..., red], percentiles), normalise(raw[..., green], percentiles)], axis=-1)
     x = resize_to(x, image_size, policy, where)
     return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)

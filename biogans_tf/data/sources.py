@@ -39,7 +39,7 @@ def _sim_count(data: str, split: str) -> int:
     if data == "sim":
         return SIM_TRAIN_PER_PROTEIN if split == "train" else SIM_TEST_PER_PROTEIN
     text = data.partition(":")[2]
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise DataError("data", f"'{data}': expected 'sim:<n_per_protein>' with n a positive integer")
     return int(text)
 

@@ -27,6 +27,24 @@ def natural_key(name: str) -> tuple:
     return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)) + (name,)
 
 
+def check_utf8(name: str, path: str) -> None:
+    """Refuse a file or folder name that is not valid UTF-8 (class names and file names reach
+    JSON, TensorBoard, SavedModel metadata and TIFF tags, which all need text).
+
+    Python lists such a name with its bad bytes as lone surrogates; they cannot be encoded.
+
+    Raises:
+        DataError: naming the path with the bad bytes shown as `\\xNN`.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise DataError(
+            shown, "name is not valid UTF-8; rename it (class and file names must be text)"
+        ) from None
+
+
 def is_ignored(name: str) -> bool:
     """True for hidden / OS-metadata names that readers skip silently."""
     return name.startswith(".") or name in _IGNORED_NAMES
@@ -55,6 +73,10 @@ class Store:
                 names = self._zip.namelist()
             except (zipfile.BadZipFile, OSError) as e:
                 raise DataError(self.path, f"not a readable zip file ({e})") from None
+            except UnicodeDecodeError as e:  # a member flagged UTF-8 whose name is not
+                raise DataError(
+                    self.path, f"a member's name is flagged UTF-8 but is not (bytes {e.object!r}); rename it"
+                ) from None
             for name in names:
                 if name.endswith("/"):
                     self._add_dir(name.rstrip("/"))
@@ -93,6 +115,9 @@ class Store:
                     )
                 above[child] = above[rel] | {ident}
                 self.dirs.add(child)
+            for name in filenames + dirnames:
+                if not is_ignored(name):
+                    check_utf8(name, os.path.join(dirpath, name))
             for f in filenames:
                 self.files.add(f"{rel}/{f}" if rel else f)
 

@@ -7,7 +7,8 @@ hardware computes bfloat16 natively and `float32` elsewhere:
 
 - CPUs that report `avx512_bf16` or `amx_bf16` (`/proc/cpuinfo`): oneDNN runs bfloat16
   convolutions there ~1.6-2x faster than float32 (benchmarks/RESULTS.md); not where
-  `TF_ENABLE_ONEDNN_OPTS=0` leaves TensorFlow's Eigen kernels, which only emulate bfloat16;
+  `TF_ENABLE_ONEDNN_OPTS=0` leaves TensorFlow's Eigen kernels, which only emulate bfloat16, nor
+  where `ONEDNN_MAX_CPU_ISA` caps oneDNN below AVX512_CORE_BF16 (the way to run as an older CPU);
 - GPUs of compute capability >= 8.0 (Ampere and newer: bfloat16 tensor cores).
 
 A run's `config.json` stores the precision that was used (`bf16` or `float32`), never `auto`,
@@ -16,7 +17,7 @@ so a resumed run keeps its numerics on any machine.
 
 from __future__ import annotations
 
-from biogans_tf.cpu import ONEDNN_VARIABLE, cpu_flags, onednn_enabled
+from biogans_tf.cpu import ONEDNN_VARIABLE, cpu_flags, isa_limit_blocks_bf16, onednn_enabled, onednn_isa_limit
 
 PRECISIONS = ("float32", "bf16", "mixed_float16", "auto")
 
@@ -40,8 +41,9 @@ def bf16_hardware(cpuinfo: str = "/proc/cpuinfo") -> str | None:
         return None  # an older GPU runs the model; its bfloat16 is emulated
     flags = cpu_flags(cpuinfo)
     for flag in BF16_CPU_FLAGS:
-        # Only oneDNN's kernels use the bfloat16 instructions; Eigen's emulate bfloat16 slowly.
-        if flag in flags and onednn_enabled(cpuinfo=cpuinfo):
+        # Only oneDNN's kernels use the bfloat16 instructions (Eigen's emulate bfloat16 slowly),
+        # and only when no ISA ceiling keeps oneDNN below them.
+        if flag in flags and onednn_enabled(cpuinfo=cpuinfo) and not isa_limit_blocks_bf16():
             return f"CPU flag {flag}"
     return None
 
@@ -59,4 +61,9 @@ def resolve_precision(name: str, cpuinfo: str = "/proc/cpuinfo") -> tuple[str, s
         return "bf16", f"auto: {reason}"
     if set(BF16_CPU_FLAGS) & cpu_flags(cpuinfo) and not onednn_enabled(cpuinfo=cpuinfo):
         return "float32", f"auto: {ONEDNN_VARIABLE}=0 turns off oneDNN, whose kernels bfloat16 needs"
+    if set(BF16_CPU_FLAGS) & cpu_flags(cpuinfo) and isa_limit_blocks_bf16():
+        return (
+            "float32",
+            f"auto: ONEDNN_MAX_CPU_ISA={onednn_isa_limit()} keeps oneDNN below its bfloat16 kernels",
+        )
     return "float32", "auto: no native bfloat16 on this machine"

@@ -2,16 +2,17 @@
 
 Two `training.run` processes started on the same `--run_dir` (or two `--resume`s at once) would
 otherwise both train: their checkpoints interleave and config.json holds one of them. The lock is
-`flock` on `RUN/.lock`: the kernel releases it when the process ends in any way (exit, crash,
-SIGKILL), so a stale lock never blocks a user. The file holds the holder's pid, which the refusal
-names. (Linux and macOS; on a network file system `flock` is only as good as the server's locks.)
+`flock` on `RUN/.lock` (`biogans_tf.io_utils.open_lock`): the kernel releases it when the process
+ends in any way (exit, crash, SIGKILL), so a stale lock never blocks a user. The file holds the
+holder's pid, which the refusal names. (Linux and macOS; on a network file system `flock` is only
+as good as the server's locks.)
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 
+from biogans_tf.io_utils import LockBusyError, open_lock, release_lock
 from biogans_tf.trainer.errors import ConfigError
 
 LOCK_NAME = ".lock"
@@ -30,28 +31,18 @@ class RunLock:
         Raises:
             ConfigError: another live process holds it; the message names its pid.
         """
-        f = open(self.path, "a+")
         try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "unknown"
-            f.close()
+            self._file = open_lock(self.path, wait=False)
+        except LockBusyError as e:
             folder = os.path.dirname(self.path)
             raise ConfigError(
-                f"--run_dir={folder} is in use by another training process (pid {holder}); wait for it "
+                f"--run_dir={folder} is in use by another training process (pid {e.holder}); wait for it "
                 "to finish, stop it, or choose another --run_dir"
             ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"{os.getpid()}\n")
-        f.flush()
-        self._file = f
         return self
 
     def release(self) -> None:
         """Release the lock (also done by the kernel when the process ends)."""
         if self._file is not None:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
-            self._file.close()
+            release_lock(self._file)
             self._file = None

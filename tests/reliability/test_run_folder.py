@@ -135,3 +135,29 @@ def test_without_config_json_the_recorded_protein_order_decides(tmp_path):
     assert rc == 0, err[-2000:]
     assert json.loads(out.strip().splitlines()[-1])["start_step"] == 2
     assert json.loads((run / "config.json").read_text())["proteins"] == ["Alp14", "Arp3"]
+
+
+def test_without_config_json_the_generator_files_settings_decide(tmp_path):
+    run = tmp_path / "run"
+    star = ["--arch=star", "--proteins=Alp14,Arp3", "--steps=2", f"--run_dir={run}"]
+    rc, _, err, _ = _finish(_start(star))
+    assert rc == 0, err[-2000:]
+    (run / "config.json").unlink()
+    wider = [a.replace("--steps=2", "--steps=3") for a in star] + ["--ngf=16", "--resume"]
+    rc, _, err, errors = _finish(_start(wider))
+    assert rc == 2, err[-2000:]
+    (line,) = errors
+    assert f"--ngf=16 differs from the run being resumed ({run / 'generator.keras'}: 8)" in line
+    assert not (run / "config.json").exists()
+
+
+def test_resume_with_fewer_steps_than_reached_keeps_the_records(tmp_path):
+    run = tmp_path / "run"
+    rc, _, err, _ = _finish(_start([f"--run_dir={run}", "--steps=3"]))
+    assert rc == 0, err[-2000:]
+    before = (run / "config.json").read_text()
+    rc, out, err, errors = _finish(_start([f"--run_dir={run}", "--steps=1", "--resume"]))
+    assert rc == 2 and out == "", err[-2000:]
+    (line,) = errors
+    assert "--steps=1: the run in" in line and "already reached generator step 3" in line
+    assert (run / "config.json").read_text() == before  # steps=3 stays recorded

@@ -7,6 +7,8 @@
   short message, not RESOURCE_EXHAUSTED from an oversized gRPC trailer).
 """
 
+import socket
+
 import grpc
 import numpy as np
 import pytest
@@ -122,3 +124,28 @@ def test_long_names_are_not_echoed_in_full(predict, served):
         f"{served.server.url}/v1/models/{MODEL}:predict", {"inputs": {"n": 1, "seed": 1, "y" * 100_000: 1}}
     )
     assert status == 400 and len(answer["error"]) < 500
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        b"Content-Length: 5\r\nContent-Length: 6\r\n",
+    ],
+)
+def test_a_body_length_stated_two_ways_is_refused_and_the_connection_closed(served, framing):
+    # A smuggled second request follows the body; it must never be answered.
+    body = b"3\r\n{}x\r\n0\r\n\r\n" if b"chunked" in framing else b"{}xxx"
+    smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    port = int(served.server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"POST /v1/models/" + MODEL.encode() + b":predict HTTP/1.1\r\nHost: x\r\n" + framing +
+                  b"\r\n" + body + smuggled)  # fmt: skip
+        received = b""
+        while chunk := s.recv(65536):  # until the server closes the connection
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 400 "), received[:300]
+    assert received.count(b"HTTP/1.1 ") == 1, received  # the smuggled request got no answer
+    # h11 itself refuses two different lengths; both headers at once reach the app's check.
+    assert (b"send exactly one" if b"chunked" in framing else b"Invalid HTTP request") in received
