@@ -184,7 +184,7 @@ def _json_response(status: int, obj, headers: dict | None = None) -> Response:
     return Response(data, status_code=status, headers=headers, media_type="application/json")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing one above `limit` bytes without buffering it."""
     length = request.headers.get("content-length")
     chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
@@ -333,7 +333,7 @@ def make_rest_app(predictor: Predictor, extra_routes: list = ()) -> Starlette:
                 if suffix == "/metadata":
                     return _json_response(200, await run_in_threadpool(_metadata, predictor, name, version))
                 return _json_response(200, _status_json(store.get(name, version).version))
-            raw = await _read_body(request, predictor.limits.max_request_bytes)
+            raw = await read_body(request, predictor.limits.max_request_bytes)
             return _json_response(200, await run_in_threadpool(_predict, predictor, name, version, raw))
         except ServingError as e:
             headers = {"Connection": "close"} if isinstance(e, BodyRefusedError) else None
@@ -365,4 +365,11 @@ def make_rest_app(predictor: Predictor, extra_routes: list = ()) -> Starlette:
     )
 
 
-__all__ = ["make_rest_app", "json_to_array", "parse_predict_body", "format_predict_response", "shape_str"]
+__all__ = [
+    "make_rest_app",
+    "json_to_array",
+    "parse_predict_body",
+    "format_predict_response",
+    "read_body",
+    "shape_str",
+]

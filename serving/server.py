@@ -58,6 +58,11 @@ class ServerOptions:
     explorer_api: str = option(
         "", "Origin of the REST API the /explorer page calls (default: the page's own origin)."
     )
+    explorer_timeout_seconds: float = option(
+        300.0,
+        "--explorer_api: longest wait for that API's answer (reconstructions take minutes).",
+        lower_bound=0.1,
+    )
 
 
 define_flags(ServerOptions, __name__)
@@ -99,7 +104,9 @@ def main(argv):
     rest_server = None
     if o.rest_api_port >= 0:
         try:
-            explorer_routes = explorer.routes(api_base=o.explorer_api, model_name=name)
+            explorer_routes = explorer.routes(
+                o.explorer_api, name, o.max_request_bytes, o.explorer_timeout_seconds
+            )
         except ValueError as e:  # a malformed --explorer_api
             raise app.UsageError(str(e)) from None
         rest_app = make_rest_app(predictor, explorer_routes)

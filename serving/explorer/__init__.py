@@ -10,29 +10,39 @@ server and against a real TF Serving.
     app = Starlette(routes=routes(api_base="http://tfserving:8501"))        # API served elsewhere
 
 With `api_base`, the page talks to `/explorer/api/v1/models/...`, which this module forwards to
-`api_base` server-side: TF Serving sends no CORS headers, so a browser could not read its replies
-across origins. Only GET/POST under `/v1/models/` are forwarded (no open proxy). The page also
+`api_base` server-side (`serving/explorer/forwarder.py`: that upstream only, GET/POST under
+`/v1/models/`, no redirects, checked paths, bounded size and time, its own threads). The page is sent
+with a Content-Security-Policy and `X-Content-Type-Options: nosniff`. The page also
 accepts `?api=URL` (direct calls; that server must then allow the page's origin) and `?model=NAME`.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import os
-import urllib.error
-import urllib.request
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+
+from serving.explorer.forwarder import TIMEOUT_S, Forwarder
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 PAGE = "/explorer"
 PROXY_PREFIX = "/explorer/api"
-_FORWARD_TIMEOUT_S = 600.0  # reconstruct requests run L-BFGS and can take minutes on a CPU
+MAX_REQUEST_BYTES = 64 << 20
+# The page loads only its own files and draws on canvases; it may call another REST API (`?api=`).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self' http: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'none'"
+)
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def _page_html(api: str, model: str) -> str:
@@ -43,39 +53,31 @@ def _page_html(api: str, model: str) -> str:
     )
 
 
-def _forward(url: str, method: str, body: bytes | None, content_type: str) -> tuple[int, bytes, str]:
-    req = urllib.request.Request(url, data=body, method=method)
-    if body is not None:
-        req.add_header("Content-Type", content_type or "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=_FORWARD_TIMEOUT_S) as r:
-            return r.status, r.read(), r.headers.get("Content-Type", "application/json")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), e.headers.get("Content-Type", "application/json")
-    except (OSError, ValueError) as e:
-        msg = {"error": f"explorer could not reach the REST API at {url.split('/v1/')[0]}: {e}"}
-        return 502, json.dumps(msg).encode(), "application/json"
-
-
-def routes(api_base: str = "", model_name: str = "cells") -> list:
+def routes(
+    api_base: str = "",
+    model_name: str = "cells",
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+    timeout_s: float = TIMEOUT_S,
+) -> list:
     """Starlette routes for the explorer page, its assets and (with `api_base`) the API forwarder.
 
     Args:
         api_base: base URL of a TF Serving REST endpoint (e.g. `http://host:8501`); "" means the
             REST API is served by the same app as the page.
         model_name: the model the page opens first (the page's `?model=` overrides it).
+        max_request_bytes: the largest request body the forwarder passes on (the server's own).
+        timeout_s: the forwarder's longest wait for `api_base`.
 
     Returns:
         A list of `starlette.routing.Route`/`Mount` for `GET /explorer`, `/explorer/static/*` and,
         with `api_base`, `GET|POST /explorer/api/v1/models/*`.
     """
-    base = api_base.rstrip("/")
-    if base and not base.startswith(("http://", "https://")):
-        raise ValueError(f"--explorer_api {api_base!r}: expected an http:// or https:// URL")
-    page_api = PROXY_PREFIX if base else ""
+    route = PROXY_PREFIX + "/v1/models/"
+    forwarder = Forwarder(api_base, route, max_request_bytes, timeout_s) if api_base else None
+    page_api = PROXY_PREFIX if forwarder else ""
 
     async def page(request: Request) -> HTMLResponse:
-        return HTMLResponse(_page_html(page_api, model_name), headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(_page_html(page_api, model_name), headers=PAGE_HEADERS)
 
     result = [
         Route(PAGE, page, methods=["GET"]),
@@ -84,18 +86,6 @@ def routes(api_base: str = "", model_name: str = "cells") -> list:
         # StaticFiles would otherwise answer with 404 (it refuses paths that resolve outside it).
         Mount(PAGE + "/static", app=StaticFiles(directory=STATIC_DIR, follow_symlink=True)),
     ]
-    if base:
-
-        async def forward(request: Request) -> Response:
-            path = request.path_params["path"]
-            if ".." in path.split("/") or path.startswith("/"):  # stay under /v1/models/
-                return Response("not found", status_code=404, media_type="text/plain")
-            url = f"{base}/v1/models/{path}"
-            body = await request.body() if request.method == "POST" else None
-            status, data, ctype = await run_in_threadpool(
-                _forward, url, request.method, body, request.headers.get("content-type", "")
-            )
-            return Response(data, status_code=status, media_type=ctype)
-
-        result.append(Route(PROXY_PREFIX + "/v1/models/{path:path}", forward, methods=["GET", "POST"]))
+    if forwarder:
+        result.append(Route(route + "{path:path}", forwarder.handle, methods=["GET", "POST"]))
     return result
