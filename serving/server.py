@@ -25,6 +25,7 @@ from absl import app, flags
 
 from biogans_tf.cli import define_flags, from_flags, option
 from biogans_tf.cli import run as run_program
+from serving.http_server import HEADER_SECONDS, KEEP_ALIVE_SECONDS, RestServer, raise_open_file_limit
 
 log = logging.getLogger("serving")
 
@@ -55,6 +56,14 @@ class ServerOptions:
     enable_model_warmup: bool = option(True, "Replay assets.extra/tf_serving_warmup_requests on load.")
     num_threads: int = option(8, "gRPC worker threads.", lower_bound=1)
     grace_seconds: float = option(10.0, "On SIGTERM, time given to in-flight requests.", lower_bound=0)
+    rest_header_timeout_seconds: float = option(
+        HEADER_SECONDS,
+        "REST: close a connection whose request head has not arrived in this time.",
+        lower_bound=0.1,
+    )
+    rest_keep_alive_seconds: float = option(
+        KEEP_ALIVE_SECONDS, "REST: close a connection idle this long between requests.", lower_bound=0.1
+    )
     explorer_api: str = option(
         "", "Origin of the REST API the /explorer page calls (default: the page's own origin)."
     )
@@ -81,13 +90,14 @@ def main(argv):
     # TensorFlow, gRPC and Starlette load here, after flag parsing: `--help` stays instant.
     from serving import explorer
     from serving.grpc_service import make_grpc_server
-    from serving.http_server import RestServer
     from serving.model_store import ModelStore
     from serving.predictor import Limits, Predictor
     from serving.rest import make_rest_app
 
     _setup_logging()
     o = from_flags(ServerOptions, FLAGS)
+    files = raise_open_file_limit()  # each connection holds one
+    log.info("open-file limit %d (connections beyond it wait in the listen backlog)", files)
     if not o.model_base_path:
         raise app.UsageError("--model_base_path is required")
     base = os.path.abspath(o.model_base_path)
@@ -110,7 +120,14 @@ def main(argv):
         except ValueError as e:  # a malformed --explorer_api
             raise app.UsageError(str(e)) from None
         rest_app = make_rest_app(predictor, explorer_routes)
-        rest_server = RestServer(rest_app, o.host, o.rest_api_port, o.grace_seconds)
+        rest_server = RestServer(
+            rest_app,
+            o.host,
+            o.rest_api_port,
+            o.grace_seconds,
+            header_seconds=o.rest_header_timeout_seconds,
+            keep_alive_seconds=o.rest_keep_alive_seconds,
+        )
 
     stop = threading.Event()
 
