@@ -2,13 +2,18 @@
 
     python -m benchmarks.serving_soak [--rounds 2] [--grpc_clients 8 --grpc_requests 100]
         [--rest_clients 64 --rest_requests 20] [--reconstruct_clients 2 --reconstruct_requests 5]
+        [--forward_clients 16 --forward_requests 5 --upstream_delay 1 --forward_timeout 3]
         [--swaps 2] [--arch dcgan --image_size 16,32 --nz 16 --ngf 8] [--out FILE.json]
 
 A `serving.server` subprocess on 127.0.0.1 serves a freshly exported generator (random weights; the
 default is a tiny dcgan, 16x32, nz=16, ngf=8: this measures the server, not the model). Each round
 starts every client at once (a barrier): gRPC clients call `sample` (n = 1..4) through the official
 stub, one channel each; REST clients POST `sample` (n = 1) through urllib, a new connection per
-request; reconstruct clients call `reconstruct` over gRPC. During each round `--swaps` new versions
+request; reconstruct clients call `reconstruct` over gRPC; forwarder clients GET the explorer's API
+forwarder (`--explorer_api`), which points at an HTTP server in this process that answers after
+`--upstream_delay` seconds or, for every other request, never (the forwarder times out): their
+answers (200, 503 busy, 504 timeout) are counted apart, not as errors, since the soak's question is
+whether a slow upstream disturbs the server's own API. During each round `--swaps` new versions
 are moved into the base path (an atomic rename of a pre-exported copy; two different generators
 alternate), at evenly spaced points of the round's requests, and each swap waits until the server
 serves the new version. Prints per round: errors, p50/p99 latency per kind, the server's RSS at the
@@ -53,6 +58,14 @@ class SoakOptions:
     reconstruct_clients: int = option(2, "Concurrent gRPC reconstruct clients.", lower_bound=0)
     reconstruct_requests: int = option(5, "Requests per reconstruct client per round.", lower_bound=1)
     reconstruct_iterations: int = option(10, "L-BFGS iterations per reconstruct request.", lower_bound=1)
+    forward_clients: int = option(
+        16,
+        "Concurrent clients of the explorer's forwarder (to a slow and a hanging upstream).",
+        lower_bound=0,
+    )
+    forward_requests: int = option(5, "Requests per forwarder client per round.", lower_bound=1)
+    upstream_delay: float = option(1.0, "Seconds the slow upstream takes (the hanging one never answers).")
+    forward_timeout: float = option(3.0, "The server's --explorer_timeout_seconds.", lower_bound=0.1)
     swaps: int = option(2, "Hot version swaps per round.", lower_bound=0)
     arch: str = option("dcgan", "Generator architecture.")
     image_size: list[str] = option("16,32", "Image height,width.")
@@ -150,10 +163,11 @@ def run_round(
     jobs += [("grpc_sample", i, opts.grpc_requests) for i in range(opts.grpc_clients)]
     jobs += [("rest_sample", i, opts.rest_requests) for i in range(opts.rest_clients)]
     jobs += [("grpc_reconstruct", i, opts.reconstruct_requests) for i in range(opts.reconstruct_clients)]
+    jobs += [("forward", i, opts.forward_requests) for i in range(opts.forward_clients)]
     total = sum(n for _, _, n in jobs)
     lock = threading.Lock()
     lat = {kind: [] for kind, _, _ in jobs}
-    errors, done, swaps = [], [0], []
+    errors, done, swaps, forwarded = [], [0], [], {}
     barrier = threading.Barrier(len(jobs) + 1)
 
     def record(kind, t0, err=None):
@@ -179,6 +193,19 @@ def run_round(
                         "reconstruct", images=images, iterations=iters, restarts=one, seed=np.int64(j)
                     )
                     stub.Predict(req, timeout=300)
+                elif kind == "forward":
+                    path = "hang" if (idx + j) % 2 else "slow"
+                    try:
+                        with urllib.request.urlopen(
+                            f"{rest_url}/explorer/api/v1/models/{path}", timeout=60
+                        ) as r:
+                            status = r.status
+                    except urllib.error.HTTPError as e:
+                        status = e.code
+                    with lock:
+                        forwarded[f"{path} {status}"] = forwarded.get(f"{path} {status}", 0) + 1
+                    if status not in (200, 503, 504):
+                        raise RuntimeError(f"forwarder answered {status}")
                 else:
                     body = json.dumps({"inputs": {"n": 1, "seed": idx * 1000 + j}}).encode()
                     req = urllib.request.Request(
@@ -217,7 +244,44 @@ def run_round(
             t = np.asarray(times) * 1000
             stats[kind] = {"n": len(t), "p50_ms": round(float(np.percentile(t, 50)), 1),
                            "p99_ms": round(float(np.percentile(t, 99)), 1)}  # fmt: skip
-    return {"wall_s": round(wall, 1), "errors": errors, "latency": stats, "swaps": swaps}
+    return {
+        "wall_s": round(wall, 1),
+        "errors": errors,
+        "latency": stats,
+        "swaps": swaps,
+        "forwarded": forwarded,
+    }
+
+
+class _SlowUpstream:
+    """An HTTP server on 127.0.0.1 for the forwarder: `.../slow` answers after `delay`, `.../hang` never."""
+
+    def __init__(self, delay: float):
+        import http.server
+
+        release = self.release = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's handler name
+                release.wait(delay if self.path.endswith("/slow") else 600)
+                data = b'{"outputs": {}}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.httpd.shutdown()
 
 
 def main(argv):
@@ -234,9 +298,12 @@ def main(argv):
     log_path = os.path.join(tmp, "server.log")
     log = open(log_path, "w")
     threads = str(max(opts.grpc_clients + opts.reconstruct_clients, 1))
+    upstream = _SlowUpstream(opts.upstream_delay)
     cmd = [sys.executable, "-m", "serving.server", "--model_base_path", base, "--model_name", MODEL,
            "--port", str(grpc_port), "--rest_api_port", str(rest_port),
-           "--file_system_poll_wait_seconds", "0.5", "--num_threads", threads]  # fmt: skip
+           "--file_system_poll_wait_seconds", "0.5", "--num_threads", threads,
+           f"--explorer_api={upstream.url}",
+           f"--explorer_timeout_seconds={opts.forward_timeout}"]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     target, rest_url = f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{rest_port}"
@@ -267,6 +334,7 @@ def main(argv):
                 f"{result['rss_end_mb']} MB (growth vs previous round {growth})\n  {lat}",
                 flush=True,
             )
+            print(f"  forwarder answers (path status: count): {result['forwarded']}", flush=True)
             for e in result["errors"][:5]:
                 print(f"  error: {e}", flush=True)
         ok = all(not r["errors"] for r in rounds) and rounds[-1].get("rss_growth", 0.0) < opts.max_growth
@@ -275,6 +343,7 @@ def main(argv):
         )
     finally:
         stop_server(proc)
+        upstream.close()
         log.close()
     if opts.out:
         from biogans_tf.io_utils import write_json
@@ -284,6 +353,9 @@ def main(argv):
             "grpc_clients",
             "rest_clients",
             "reconstruct_clients",
+            "forward_clients",
+            "upstream_delay",
+            "forward_timeout",
             "swaps",
             "arch",
             "image_size",

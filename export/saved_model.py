@@ -39,7 +39,9 @@ from export.serving_files import (
 
 METADATA_FILE = os.path.join("assets.extra", "biogans.json")
 TMP_PREFIX = ".export-tmp-"  # not an integer name: TF Serving and serving.server skip it
-EXPORT_LOCK = ".export.lock"  # one export per model folder at a time (biogans_tf.io_utils.open_lock)
+# BASE/.<model_name>.export.lock: one export per model folder at a time (io_utils.open_lock); beside
+# the model folder, whose listing TF Serving reads.
+EXPORT_LOCK = ".export.lock"
 
 
 class ExportError(ValueError):
@@ -194,7 +196,7 @@ def export_generator(
         )
 
     # One export per model folder at a time: two at once would both take the next free version.
-    with held_lock(os.path.join(model_dir, EXPORT_LOCK), on_wait=waiting):
+    with held_lock(os.path.join(base_path, f".{model_name}{EXPORT_LOCK}"), on_wait=waiting):
         final = _new_version_dir(model_dir, version)
         meta = {
             "arch": arch,

@@ -145,11 +145,11 @@ class ModelService(_Servicer, model_service_pb2_grpc.ModelServiceServicer):
 
     @_Handler("GetModelStatus")
     def GetModelStatus(self, request, context):  # noqa: N802 - the gRPC method name
-        loaded = self._loaded(request)
+        version, state = self.predictor.store.status(request.model_spec.name, _version(request.model_spec))
         response = get_model_status_pb2.GetModelStatusResponse()
         status = response.model_version_status.add()
-        status.version = loaded.version
-        status.state = get_model_status_pb2.ModelVersionStatus.AVAILABLE
+        status.version = version
+        status.state = get_model_status_pb2.ModelVersionStatus.State.Value(state)
         status.status.error_code = 0  # OK
         return response
 

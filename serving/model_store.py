@@ -83,26 +83,31 @@ def load_version(path: str, version: int) -> LoadedVersion:
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
-def run_warmup(loaded: LoadedVersion) -> int:
+def run_warmup(loaded: LoadedVersion, model_name: str = "") -> int:
     """Replay the version's `assets.extra/tf_serving_warmup_requests` (TF Serving's warm-up convention).
 
-    The first call of a loaded function initialises (and optimises) its graph, which for the
-    reconstruction graph takes seconds; doing it here keeps that off the first client's latency.
-    Returns the number of requests replayed; raises (failing the load, as TF Serving) on a bad record.
+    The first call of a loaded function initialises its graph, which for the reconstruction graph
+    takes seconds; doing it here keeps that off the first client's latency. Each request is logged
+    with its time, so a slow start shows where it goes.
+
+    Returns:
+        The number of requests replayed; raises (failing the load, as TF Serving) on a bad record.
     """
     from tensorflow_serving.apis import prediction_log_pb2
 
     path = os.path.join(loaded.path, WARMUP_FILE)
     if not os.path.isfile(path):
         return 0
-    count = 0
-    for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+    records = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
+    for i, record in enumerate(records, 1):
         entry = prediction_log_pb2.PredictionLog.FromString(record)
         request = entry.predict_log.request
-        sig = loaded.signatures[request.model_spec.signature_name or "serving_default"]
-        sig.fn(**{k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()})
-        count += 1
-    return count
+        name = request.model_spec.signature_name or "serving_default"
+        t0 = time.perf_counter()
+        loaded.signatures[name].fn(**{k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()})
+        log.info("warm-up %s version %d: %s (%d/%d) %.1f s", model_name, loaded.version, name, i,
+                 len(records), time.perf_counter() - t0)  # fmt: skip
+    return len(records)
 
 
 def folder_fingerprint(path: str) -> tuple:
@@ -154,6 +159,7 @@ class ModelStore:
         self._current: LoadedVersion | None = None
         self._failed: dict[int, tuple] = {}  # version -> folder fingerprint when its load failed
         self._ignored: set[str] = set()  # names in the model folder that are not versions (logged)
+        self._loading: int | None = None  # the version being loaded and warmed up
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -198,11 +204,16 @@ class ModelStore:
 
     def _load(self, version: int, path: str, fingerprint: tuple) -> bool:
         """Load, warm up and swap in one version; on failure remember its fingerprint and return False."""
+        with self._lock:
+            self._loading = version
+        log.info("loading %s version %d from %s", self.model_name, version, path)
         try:
             t0 = time.perf_counter()
             loaded = load_version(path, version)
-            n_warm = run_warmup(loaded) if self.warmup else 0
+            n_warm = run_warmup(loaded, self.model_name) if self.warmup else 0
         except Exception as e:  # a broken or half-copied export must not take the server down
+            with self._lock:
+                self._loading = None
             retry = "retrying once its files change" if version not in self._failed else "still failing"
             self._failed[version] = fingerprint
             log.error(
@@ -216,7 +227,7 @@ class ModelStore:
             return False
         self._failed.pop(version, None)
         with self._lock:
-            old, self._current = self._current, loaded
+            old, self._current, self._loading = self._current, loaded, None
         log.info(
             "loaded %s version %d from %s in %.1f s (%d warm-up requests; signatures: %s)%s",
             self.model_name,
@@ -230,35 +241,57 @@ class ModelStore:
         return True
 
     def start(self) -> None:
-        """Start the background polling thread."""
+        """Start the background polling thread; it looks for versions at once, then every poll period.
+
+        The server opens its ports first: while the first version loads, its status is LOADING.
+        """
         self._thread = threading.Thread(target=self._poll_loop, name="version-poller", daemon=True)
         self._thread.start()
 
     def _poll_loop(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
+        while True:
             try:
                 self.poll_once()
             except Exception as e:  # keep polling whatever happens on disk
                 log.error("version polling failed: %s", e)
+            if self._stop.wait(self.poll_seconds):
+                return
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def get(self, model_name: str, version: int | None = None) -> LoadedVersion:
-        """The loaded version for a request; NOT_FOUND (as TF Serving) for unknown model or version."""
+    def status(self, model_name: str, version: int | None = None) -> tuple[int, str]:
+        """(version, TF Serving state) for a status request: the served version AVAILABLE, or the
+        version being loaded LOADING while none is served (or that one is asked for).
+
+        Raises:
+            ServingError: NOT_FOUND for another model, or a version neither served nor loading.
+        """
+        with self._lock:
+            current, loading = self._current, self._loading
+        self._check_name(model_name)
+        if loading is not None and (current is None or version == loading):
+            return loading, "LOADING"
+        return self.get(model_name, version).version, "AVAILABLE"
+
+    def _check_name(self, model_name: str) -> None:
         if model_name != self.model_name:
             raise ServingError(
                 "NOT_FOUND",
                 f"Servable not found for request: unknown model {clip(model_name)} "
                 f"(serving {self.model_name!r})",
             )
+
+    def get(self, model_name: str, version: int | None = None) -> LoadedVersion:
+        """The loaded version for a request; NOT_FOUND (as TF Serving) for unknown model or version."""
+        self._check_name(model_name)
         current = self.current
         if current is None:
-            raise ServingError(
-                "NOT_FOUND", f"Servable not found for request: no version of {model_name!r} is loaded yet"
-            )
+            loading = self._loading
+            state = f"version {loading} is loading" if loading is not None else "no version is loaded yet"
+            raise ServingError("NOT_FOUND", f"Servable not found for request: {model_name!r}: {state}")
         if version is not None and version != current.version:
             raise ServingError(
                 "NOT_FOUND",

@@ -163,12 +163,12 @@ def format_predict_response(outputs: dict, row_format: bool) -> dict:
     return {"predictions": [{k: lists[k][i] for k in lists} for i in range(n)]}
 
 
-def _status_json(version: int) -> dict:
+def _status_json(version: int, state: str = "AVAILABLE") -> dict:
     return {
         "model_version_status": [
             {
                 "version": str(version),
-                "state": "AVAILABLE",
+                "state": state,
                 "status": {"error_code": "OK", "error_message": ""},
             }
         ]
@@ -332,7 +332,7 @@ def make_rest_app(predictor: Predictor, extra_routes: list = ()) -> Starlette:
             if method == "GET":
                 if suffix == "/metadata":
                     return _json_response(200, await run_in_threadpool(_metadata, predictor, name, version))
-                return _json_response(200, _status_json(store.get(name, version).version))
+                return _json_response(200, _status_json(*store.status(name, version)))
             raw = await read_body(request, predictor.limits.max_request_bytes)
             return _json_response(200, await run_in_threadpool(_predict, predictor, name, version, raw))
         except ServingError as e:

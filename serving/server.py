@@ -8,7 +8,9 @@ ModelService.GetModelStatus) and TF Serving's REST API, so clients written for T
 and the same export runs on the real `tensorflow/serving` image in production. REST runs on Uvicorn
 (serving/http_server.py) in a thread of this process, beside the gRPC server, and also serves the
 `/explorer` page (serving/explorer). Serves the highest version under the base path and picks up
-newly exported versions by polling. SIGTERM/SIGINT stop it
+newly exported versions by polling. The ports answer at once: while the first version loads and
+warms up (each warm-up request logged with its time), its status is LOADING, as in TF Serving, and
+`/healthz` says 503 LOADING. SIGTERM/SIGINT stop it
 gracefully: no new requests, in-flight ones finish (up to --grace_seconds), exit code 0.
 """
 
@@ -54,6 +56,10 @@ class ServerOptions:
         2.0, "How often to look for new versions.", lower_bound=0.05
     )
     enable_model_warmup: bool = option(True, "Replay assets.extra/tf_serving_warmup_requests on load.")
+    graph_optimizer: bool = option(
+        False,
+        "Run TensorFlow's graph optimiser (Grappler) on the signatures: +~30 s per reconstruct warm-up.",
+    )
     num_threads: int = option(8, "gRPC worker threads.", lower_bound=1)
     grace_seconds: float = option(10.0, "On SIGTERM, time given to in-flight requests.", lower_bound=0)
     rest_header_timeout_seconds: float = option(
@@ -88,9 +94,11 @@ def _setup_logging() -> None:
 def main(argv):
     del argv
     # TensorFlow, gRPC and Starlette load here, after flag parsing: `--help` stays instant.
+    import tensorflow as tf
+
     from serving import explorer
     from serving.grpc_service import make_grpc_server
-    from serving.model_store import ModelStore
+    from serving.model_store import ModelStore, list_versions
     from serving.predictor import Limits, Predictor
     from serving.rest import make_rest_app
 
@@ -104,9 +112,12 @@ def main(argv):
     if not os.path.isdir(base):
         raise app.UsageError(f"--model_base_path {base}: no such folder")
     name = o.model_name or os.path.basename(base.rstrip("/"))
+    if not o.graph_optimizer:
+        # Grappler spends ~30 s on the first call of each reconstruction graph (an L-BFGS while loop)
+        # and gains nothing measurable after (benchmarks/RESULTS.md, issue 24 D).
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     store = ModelStore(name, base, o.file_system_poll_wait_seconds, warmup=o.enable_model_warmup)
-    store.poll_once()
-    if store.current is None:
+    if not list_versions(base)[0]:
         log.warning("no version of %s found under %s yet; waiting for one", name, base)
     predictor = Predictor(store, Limits(o.max_batch, o.max_iterations, o.max_request_bytes))
 
@@ -138,6 +149,7 @@ def main(argv):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    # The ports answer at once; the first version loads in the poller (status LOADING meanwhile).
     grpc_server.start()
     if rest_server is not None:
         rest_server.start()

@@ -111,8 +111,8 @@ def test_exports_at_once_each_get_a_version_and_an_entry(keras_file, tmp_path):
     procs = [_start_export(keras_file, base, name) for name in ("a", "a", "b")]
     results = [p.communicate(timeout=600) + (p.returncode,) for p in procs]
     assert [rc for _, _, rc in results] == [0, 0, 0], [err[-1500:] for _, err, _ in results]
-    assert sorted(os.listdir(base / "a")) == [".export.lock", "1", "2"]  # one waited for the other
-    assert sorted(os.listdir(base / "b")) == [".export.lock", "1"]
+    assert sorted(os.listdir(base / "a")) == ["1", "2"]  # one waited for the other
+    assert sorted(os.listdir(base / "b")) == ["1"]
     config = _parse((base / "models.config").read_text())
     assert sorted(c.name for c in config.model_config_list.config) == ["a", "b"]
 
@@ -133,5 +133,5 @@ def test_an_export_that_runs_out_of_space_ends_in_one_line_and_leaves_nothing(ke
     errors = [line for line in err.splitlines() if "error:" in line]
     assert len(errors) == 1 and "the export failed while writing" in errors[0], err[-2000:]
     assert "nothing was left behind" in errors[0] and "Traceback" not in err
-    assert os.listdir(base / "cells") == [".export.lock"]  # no version, no temporary folder
+    assert os.listdir(base / "cells") == []  # no version, no temporary folder
     assert (base / "models.config").read_text() == EXISTING

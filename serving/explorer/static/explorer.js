@@ -383,10 +383,29 @@
     }
   }
 
+  // Wait while the server reports the model LOADING (TF Serving's model status; a server starting
+  // up answers at once and loads the model meanwhile). Anything else: let the first call report it.
+  async function waitWhileLoading() {
+    const url = `${S.api}/v1/models/${encodeURIComponent(S.model)}`;
+    for (let waited = 0; ; waited++) {
+      let v = null;
+      try {
+        const r = await fetch(url);
+        v = ((await r.json()).model_version_status || [])[0] || null;
+      } catch (e) {
+        return;
+      }
+      if (!v || (v.state !== "LOADING" && v.state !== "START")) return;
+      setStatus(`${S.model} is loading (version ${v.version})… ${waited} s`);
+      await new Promise((done) => setTimeout(done, 1000));
+    }
+  }
+
   async function connect() {
     S.api = $("api").value.trim().replace(/\/+$/, "");
     S.model = $("model").value.trim();
     setStatus(`connecting to ${S.model}…`);
+    await waitWhileLoading();
     const m = await predict("metadata", {});
     const names = (a) => (Array.isArray(a) ? a : [a]).map(String);
     S.meta = { proteins: names(m.proteins), channels: names(m.channels), nz: +m.nz };
