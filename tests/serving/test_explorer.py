@@ -55,32 +55,49 @@ def export_varied_star(tmp) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("explorer")
-    (tmp / "models" / "cells").mkdir(parents=True)
-    # The server starts on the empty folder (importing TF meanwhile) and picks the export up.
-    srv = Server(str(tmp / "models" / "cells"), str(tmp / "server.log"), "--grace_seconds", "1")
-    try:
-        export_varied_star(tmp)
-        srv.wait_healthy(version=1)
-        yield srv
-    finally:
-        srv.terminate()
-
-
-@pytest.fixture(scope="module")
 def downloads(tmp_path_factory):
     return tmp_path_factory.mktemp("downloads")
 
 
 @pytest.fixture(scope="module")
-def driver(server, downloads):
+def loading_seen():
+    return {}
+
+
+@pytest.fixture(scope="module")
+def server_and_driver(tmp_path_factory, downloads, loading_seen):
+    tmp = tmp_path_factory.mktemp("explorer")
+    (tmp / "models" / "cells").mkdir(parents=True)
+    # The server starts on the empty folder (importing TF meanwhile) and picks the export up; the
+    # page opens as soon as the export is written, while the server loads and warms the model up.
+    srv = Server(str(tmp / "models" / "cells"), str(tmp / "server.log"), "--grace_seconds", "1")
     d = make_driver(download_dir=str(downloads))
     try:
-        open_explorer(d, server.url + "/explorer", N_TILES)
-        yield d
+        export_varied_star(tmp)
+        d.get(srv.url + "/explorer")
+        status = "document.getElementById('status').textContent"
+        wait_for(d, f"return {status}.includes('is loading') || {status}.includes(' cells')", 120)
+        loading_seen["status"] = d.execute_script(f"return {status}")
+        open_explorer(d, srv.url + "/explorer", N_TILES)
+        yield srv, d
     finally:
         d.quit()
+        srv.terminate()
+
+
+@pytest.fixture(scope="module")
+def server(server_and_driver):
+    return server_and_driver[0]
+
+
+@pytest.fixture(scope="module")
+def driver(server_and_driver):
+    return server_and_driver[1]
+
+
+def test_the_page_says_the_model_is_loading_while_the_server_loads_it(driver, loading_seen):
+    # The page opened while the server was loading the version (its ports answer at once).
+    assert loading_seen["status"].startswith("cells is loading (version 1)"), loading_seen
 
 
 # Pixel helpers run in the page: RGBA bytes of a canvas, and their hash.
