@@ -135,7 +135,7 @@ def test_tiff_z_stack_is_explained(tmp_path):
     (tmp_path / "A").mkdir()
     bad = tmp_path / "A" / "z.tif"
     tifffile.imwrite(bad, np.zeros((5, 2, 48, 80), np.uint16), imagej=True, metadata={"axes": "ZCYX"})
-    _raises(bad, "extra axes", load_own, str(tmp_path))
+    _raises(bad, "TIFF is a Z stack .5 planes along Z", load_own, str(tmp_path))
 
 
 def test_sources_bad_specs(tmp_path):

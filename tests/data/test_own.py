@@ -37,7 +37,7 @@ def test_tiff_channel_axis_layouts_agree(tmp_path):
     (tmp_path / "A").mkdir()
     tifffile.imwrite(tmp_path / "A" / "pages.tif", stack)  # multi-page, first axis
     tifffile.imwrite(tmp_path / "A" / "last.tif", np.moveaxis(stack, 0, -1))  # channel last
-    tifffile.imwrite(tmp_path / "A" / "imagej.tif", stack[None, :, None], imagej=True)  # TZCYX, squeezed
+    tifffile.imwrite(tmp_path / "A" / "imagej.tif", stack[None, None], imagej=True)  # TZCYX, T=Z=1 squeezed
     cs = load_own(str(tmp_path))
     assert cs.files == ("A/imagej.tif", "A/last.tif", "A/pages.tif")
     np.testing.assert_array_equal(cs.images[0], cs.images[2])
