@@ -20,7 +20,7 @@ from biogans_tf.cli import option
 from biogans_tf.conventions import PAPER_PROTEINS, STRATEGIES
 from biogans_tf.trainer.errors import ConfigError
 from biogans_tf.trainer.precision import PRECISIONS, resolve_precision
-from biogans_tf.trainer.presets import FAMILY_PRESETS, FLOAT32_CPU_PRESETS, PRESETS
+from biogans_tf.trainer.presets import FAMILY_PRESETS, PRESETS
 
 # The registries (biogans_tf.models / losses) import Keras and TensorFlow: the functions below import
 # them when called, so `biogans-train --help` and flag parsing stay fast.
@@ -208,10 +208,6 @@ class TrainConfig:
         "auto", "XLA for the train step: auto = on with a GPU", choices=("auto", "true", "false")
     )
     precision: str = option("float32", _PRECISION_HELP, choices=PRECISIONS)
-    # Not a flag. Before training: the preset's `FLOAT32_CPU_PRESETS` settings not given as flags
-    # (filled by `resolve` when --precision=auto); the process setup applies them where auto becomes
-    # float32 on a CPU and keeps here what the run took ({}: nothing), which config.json records.
-    float32_cpu_settings: dict = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict:
         """JSON-ready dict (tuples as lists)."""
@@ -267,9 +263,6 @@ def resolve(explicit: dict, preset: str = "") -> TrainConfig:
     for k in LOSS_FIELDS:
         if getattr(cfg, k) is None:
             setattr(cfg, k, getattr(defaults, _LOSS_NAMES.get(k, k)))
-    if cfg.precision == "auto":
-        wanted = FLOAT32_CPU_PRESETS.get(preset, {})
-        cfg.float32_cpu_settings = {k: v for k, v in wanted.items() if k not in explicit}
     if not cfg.logdir:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         cfg.logdir = os.path.join("runs", f"{cfg.arch}-{cfg.gan}-{stamp}")

@@ -12,7 +12,7 @@ from biogans_tf.losses.wgan_gp import INTERPOLATES_SCOPE, NORM_SCOPE
 from biogans_tf.models.critic_bank import grouped_training_error
 from biogans_tf.trainer.config import ConfigError, merge_for_resume, resolve
 from biogans_tf.trainer.precision import resolve_precision
-from biogans_tf.trainer.setup import apply_float32_cpu_settings, configure_process, resolve_critic_bank
+from biogans_tf.trainer.setup import configure_process, resolve_critic_bank
 from tests.trainer.util import dataset, make_trainer
 
 
@@ -84,26 +84,6 @@ def test_configure_process_records_what_auto_chose(restore_policy):
     expected = resolve_precision("auto")[0]
     assert cfg.precision == expected and cfg.to_json()["precision"] == expected
     assert keras.mixed_precision.global_policy().name == {"bf16": "mixed_bfloat16"}.get(expected, expected)
-
-
-def test_the_presets_float32_cpu_settings_apply_only_where_auto_becomes_float32(restore_policy):
-    cfg = resolve({"logdir": "x", "precision": "auto", "steps": 7}, preset="cpu-demo")
-    # --steps was given, so only the preset's other float32-CPU setting waits to be applied.
-    assert cfg.float32_cpu_settings == {"n_critic": 1} and cfg.n_critic == 2
-    assert resolve({"logdir": "x", "precision": "float32"}, preset="cpu-demo").float32_cpu_settings == {}
-    assert resolve({"logdir": "x"}, preset="paper").float32_cpu_settings == {}
-    cpu_only = not tf.config.list_physical_devices("GPU")
-    for precision, applied in [("float32", cpu_only), ("bf16", False)]:
-        c = dataclasses.replace(cfg, precision=precision, float32_cpu_settings=dict(cfg.float32_cpu_settings))
-        line = apply_float32_cpu_settings(c, precision_was_auto=True)
-        assert (c.n_critic, c.steps) == ((1, 7) if applied else (2, 7))
-        assert c.float32_cpu_settings == ({"n_critic": 1} if applied else {})
-        assert (line == "preset cpu-demo: --n_critic=1 (float32 on this CPU; flags override)") == applied
-        assert (line is None) == (not applied)
-    # A resumed run (its config.json holds a concrete precision) keeps its settings and its record.
-    resumed = dataclasses.replace(cfg, precision="float32", n_critic=1, float32_cpu_settings={"n_critic": 1})
-    assert apply_float32_cpu_settings(resumed, precision_was_auto=False) is None
-    assert resumed.float32_cpu_settings == {"n_critic": 1} and resumed.n_critic == 1
 
 
 def test_resume_with_auto_compares_what_auto_chooses_here():

@@ -61,30 +61,26 @@ def test_readme_main_command_trains_on_both_kernel_sets(tmp_path, onednn):
     assert f"critic bank: {config['critic_bank']} (auto: " in p.stderr
     bf16 = onednn == "1" and bf16_cpu()
     assert config["precision"] == ("bf16" if bf16 else "float32")
-    # In float32 on a CPU the preset trains its lighter schedule (issue 28); --steps was given.
-    assert config["float32_cpu_settings"] == ({} if bf16 else {"n_critic": 1})
-    assert config["n_critic"] == (2 if bf16 else 1) and result["critic_steps"] == config["n_critic"] * 2
     assert (run / "generator_ema.keras").is_file() and (run / "samples" / "step_0000002.png").is_file()
 
 
 @pytest.mark.cpu_kinds
 def test_readme_main_command_as_an_avx2_cpu_runs_it_and_resumes_with_the_preset(tmp_path):
     # ONEDNN_MAX_CPU_ISA=AVX2 keeps oneDNN to what an AVX2-only CPU has: no native bfloat16, so
-    # `auto` trains float32 and the preset's float32-CPU schedule, which a resume keeps.
+    # `auto` trains float32 (as on that CPU), which a resume with the preset keeps.
     run, avx2 = tmp_path / "run", {"ONEDNN_MAX_CPU_ISA": "AVX2"}
     args = [*README_COMMAND, "--sample_every=1", "--checkpoint_every=1", "--steps=1", f"--run_dir={run}"]
     p = _run(args, "1", tmp_path, **avx2)
     assert p.returncode == 0, p.stderr[-3000:]
     why = "ONEDNN_MAX_CPU_ISA=AVX2 keeps oneDNN below" if bf16_cpu() else "no native bfloat16"
     assert f"precision: float32 (auto: {why}" in p.stderr
-    assert "preset cpu-demo: --n_critic=1 (float32 on this CPU; flags override)" in p.stderr
     config = json.loads((run / "config.json").read_text())
-    assert (config["precision"], config["n_critic"], config["steps"]) == ("float32", 1, 1)
+    assert (config["precision"], config["critic_bank"], config["steps"]) == ("float32", "grouped", 1)
     p = _run([*README_COMMAND, "--resume", "--steps=2", f"--run_dir={run}"], "1", tmp_path, **avx2)
     assert p.returncode == 0, p.stderr[-3000:]
     result = json.loads(p.stdout.strip().splitlines()[-1])
-    assert (result["start_step"], result["step"], result["critic_steps"]) == (1, 2, 2)
-    assert json.loads((run / "config.json").read_text())["float32_cpu_settings"] == {"n_critic": 1}
+    assert (result["start_step"], result["step"], result["critic_steps"]) == (1, 2, 4)
+    assert json.loads((run / "config.json").read_text())["precision"] == "float32"
 
 
 @pytest.mark.cpu_kinds
