@@ -23,8 +23,13 @@ import threading
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class StopSignalError(Exception):
-    """A stop signal arrived where nothing new could be saved; `signum` says which."""
+class StopSignalError(BaseException):
+    """A stop signal arrived where nothing new could be saved; `signum` says which.
+
+    A `BaseException`, as `KeyboardInterrupt` is: the handler raises it wherever the main thread
+    happens to be, and code there that catches `Exception` (AutoGraph falling back on a function it
+    cannot convert, a probe turning a failure into a message) must not swallow it and train on.
+    """
 
     def __init__(self, signum: int, when: str):
         self.signum = int(signum)

@@ -44,11 +44,14 @@ class Upstream:
                     self.end_headers()
                     return
                 data = json.dumps({"outputs": {"path": self.path, "bytes": len(body)}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the forwarder timed out first
 
             do_GET = do_POST = _answer  # noqa: N815 - http.server's handler names
 
