@@ -74,6 +74,13 @@ def server_and_driver(tmp_path_factory, downloads, loading_seen):
     d = make_driver(download_dir=str(downloads))
     try:
         export_varied_star(tmp)
+        deadline = time.time() + 60
+        while True:  # the poller has found the version (before that the model is unknown, 404)
+            status, body = http_json(srv.url + "/v1/models/cells")
+            if status == 200:
+                break
+            assert time.time() < deadline, body
+            time.sleep(0.05)
         d.get(srv.url + "/explorer")
         status = "document.getElementById('status').textContent"
         wait_for(d, f"return {status}.includes('is loading') || {status}.includes(' cells')", 120)
