@@ -9,6 +9,7 @@
 - Image sizes: `(height, width)` tuples of ints; `parse_image_size` reads `48x80`, `48,80` or a pair.
 - Pixels: stored images are uint8 in [0, 255], the models see float32 in [-1, 1]
   (`to_model_range` / `to_uint8`, numpy; `*_tf` for TensorFlow tensors).
+- Model folders as TF Serving reads them: `parse_version`, `version_folders`, `WARMUP_FILE`.
 - Seeds: `derive_seed` (model layers, keyed by a path of names) and `derive_key` (integer paths:
   data streams, C2ST splits); `stateless_seed` for TF stateless ops inside the train step.
 
@@ -80,6 +81,8 @@ def _size_int(part) -> int:
 
 # TF Serving's model folder layout: BASE/NAME/<version>/, the version an int64 parsed from the name.
 MAX_VERSION = 2**63 - 1
+# TF Serving's warm-up convention: a TFRecord of PredictionLogs replayed before a version is served.
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 def parse_version(name: str) -> int | None:

@@ -3,9 +3,9 @@
 A `.keras` file saved by biogans-tf carries its own metadata: a `biogans.json` entry in the zip
 archive (beside Keras' own `config.json` / `metadata.json`, which Keras ignores extra entries
 next to) holding `arch`, `proteins` (green-channel order; channel 0 is always the red, Bgs4),
-`nz`, `image_size` and, when known, `gan`, `ngf` and `ema`. Files written before the entry
-existed still load: their metadata then comes from the run's `config.json` / `proteins.json`,
-or is inferred from the model (`biogans_tf.eval.runs.load_run`).
+`nz`, `image_size` and, when known, `gan`, `ngf` and `ema` (whether this file is the EMA copy).
+Files written before the entry existed still load: their metadata then comes from the run's
+`config.json` / `proteins.json`, or is inferred from the model (`biogans_tf.eval.runs.load_run`).
 
 Reading metadata needs only the standard library; loading the model imports Keras/TensorFlow.
 """
@@ -18,8 +18,9 @@ import os
 import zipfile
 
 METADATA_ENTRY = "biogans.json"
-# The keys `load_run` understands (the same names as a run's config.json).
-METADATA_KEYS = ("arch", "proteins", "nz", "image_size", "gan", "ngf", "ema")
+# The keys `load_run` takes as the run's settings (the same names as a run's config.json). Not
+# `ema`: in a file it says whether that file is the EMA copy, in config.json whether the run kept one.
+METADATA_KEYS = ("arch", "proteins", "nz", "image_size", "gan", "ngf")
 
 
 def generator_metadata(arch: str, proteins, nz: int, image_size, **extra) -> dict:

@@ -24,10 +24,9 @@ import shutil
 import sys
 
 from biogans_tf.cli import define_flags, from_flags, option
-from biogans_tf.conventions import MAX_VERSION, version_folders
+from biogans_tf.conventions import MAX_VERSION, WARMUP_FILE, version_folders
 from biogans_tf.io_utils import held_lock, owned_tempdir, remove_stale_tempdirs, write_json
 from export.serving_files import (
-    WARMUP_FILE,
     ModelsConfigError,
     read_models_config,
     write_models_config,
@@ -316,7 +315,11 @@ def export_run(
     out = {model_name: export_generator(generator, base_path, model_name, source=src, **common)}
     if ema not in ("auto", "yes", "no"):
         raise ExportError(f"--ema: expected auto, yes or no, got {ema!r}")
-    if ema == "yes" or (ema == "auto" and config.get("ema")):
+    # "auto": the run's config.json says it kept an EMA generator, or the run folder holds its file.
+    kept_ema = config.get("ema") or (
+        checkpoint == "final" and os.path.isfile(os.path.join(run_dir, "generator_ema.keras"))
+    )
+    if ema == "yes" or (ema == "auto" and kept_ema):
         g_ema, _ = load_run_generator(run_dir, checkpoint, ema=True)
         name = f"{model_name}_ema"
         out[name] = export_generator(g_ema, base_path, name, source=src + " (ema)", **common)

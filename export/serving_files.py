@@ -15,7 +15,6 @@ import os
 
 from biogans_tf.io_utils import atomic_path, held_lock
 
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MODELS_CONFIG = "models.config"
 
 

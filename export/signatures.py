@@ -61,6 +61,11 @@ class GeneratorModule(tf.Module):
         super().__init__(name="biogans_generator")
         # Kept as an attribute so its variables are tracked and saved ("untracked resource" otherwise).
         self.generator = generator
+        # The tf.Variables behind the Keras variables, tracked themselves: then the saver restores the
+        # very variables the signatures read. Tracked only through the Keras model, the MetaGraph gets a
+        # second, never-restored copy of each, and graph loaders (TF Serving, `saved_model_cli run`, the
+        # server's sessions) fail with "Could not find variable" (keras-team/keras#19274).
+        self.tf_variables = [v.value for v in generator.weights]
         self._nz = int(nz)
         self._image_shape = tuple(int(d) for d in image_shape)
         self._mode = reconstruct_mode

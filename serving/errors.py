@@ -9,9 +9,16 @@ _GRPC = {
     "NOT_FOUND": grpc.StatusCode.NOT_FOUND,
     "INTERNAL": grpc.StatusCode.INTERNAL,
     "UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,
+    "DEADLINE_EXCEEDED": grpc.StatusCode.DEADLINE_EXCEEDED,
 }
-# The mapping TF Serving's REST layer uses for these codes.
-_HTTP = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404, "INTERNAL": 500, "UNAVAILABLE": 503}
+# The mapping TF Serving's REST layer uses for these codes (DEADLINE_EXCEEDED: Google's HTTP mapping).
+_HTTP = {
+    "INVALID_ARGUMENT": 400,
+    "NOT_FOUND": 404,
+    "INTERNAL": 500,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
+}
 # gRPC carries the message in a trailer, and clients refuse trailers above 8 KiB (RESOURCE_EXHAUSTED
 # instead of the real error), so no message may grow with the size of what a client sent.
 MAX_MESSAGE_CHARS = 2000
@@ -39,7 +46,8 @@ class ServingError(Exception):
 
     Args:
         code: "INVALID_ARGUMENT" (malformed request), "NOT_FOUND" (unknown model or version, as TF
-            Serving answers), "INTERNAL" or "UNAVAILABLE".
+            Serving answers), "INTERNAL", "UNAVAILABLE" or "DEADLINE_EXCEEDED" (the request's deadline
+            passed; its computation was cancelled).
         message: what was wrong and what was expected.
     """
 

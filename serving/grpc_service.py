@@ -118,7 +118,8 @@ class PredictionService(_Servicer, prediction_service_pb2_grpc.PredictionService
                 arrays[name] = tf.make_ndarray(proto)
             except Exception as e:
                 raise invalid(f"input {name!r}: not a valid TensorProto ({e})") from None
-        outputs = self.predictor.run(sig, arrays, list(request.output_filter))
+        # The client's deadline (None without one) bounds the computation itself, as TF Serving does.
+        outputs = self.predictor.run(sig, arrays, list(request.output_filter), context.time_remaining())
         response = predict_pb2.PredictResponse()
         _fill_spec(response.model_spec, request.model_spec.name, loaded.version, sig.name)
         for name, value in outputs.items():

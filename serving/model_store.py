@@ -7,107 +7,23 @@ and unloads the older one once a newer version has loaded; a version that fails 
 skipped, and the previous one keeps serving. A failed version is retried on a later poll once its files
 change (a folder copied non-atomically, `saved_model.pb` first and `variables/` later, is served once
 complete), and a served version whose folder is deleted is unloaded for the next-highest version that
-loads (none left: requests get NOT_FOUND until a version appears), as TF Serving does.
+loads (none left: requests get NOT_FOUND until a version appears), as TF Serving does. Each version
+is a session of its own (serving/bundle.py); an unloaded version's session closes when its last
+in-flight request lets go of it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import threading
 import time
 
-import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
-
 from biogans_tf.conventions import version_folders
+from serving.bundle import LoadedVersion, load_version, run_warmup
 from serving.errors import ServingError, clip
 
 log = logging.getLogger("serving")
-
-
-@dataclasses.dataclass(frozen=True)
-class TensorInfo:
-    """Name, dtype and shape (None = any size) of one signature input or output."""
-
-    name: str
-    dtype: tf.DType
-    shape: tuple
-
-
-@dataclasses.dataclass(frozen=True)
-class Signature:
-    """One callable signature: `fn(**inputs)` -> dict of output tensors."""
-
-    name: str
-    inputs: dict  # name -> TensorInfo
-    outputs: dict  # name -> TensorInfo
-    fn: object
-
-
-@dataclasses.dataclass
-class LoadedVersion:
-    """One loaded SavedModel version."""
-
-    version: int
-    path: str
-    signatures: dict  # name -> Signature
-    signature_defs: dict  # name -> tensorflow.SignatureDef proto (for GetModelMetadata)
-    module: object  # the tf.saved_model.load object; keeps the functions' variables alive
-
-
-def _tensor_infos(spec_struct) -> dict:
-    return {
-        name: TensorInfo(
-            name, spec.dtype, tuple(spec.shape.as_list()) if spec.shape.rank is not None else None
-        )
-        for name, spec in spec_struct.items()
-    }
-
-
-def load_version(path: str, version: int) -> LoadedVersion:
-    """Load one version directory with `tf.saved_model.load` (no Keras needed)."""
-    module = tf.saved_model.load(path)
-    sigs = {}
-    for name, fn in module.signatures.items():
-        _, kwargs = fn.structured_input_signature
-        sigs[name] = Signature(name, _tensor_infos(kwargs), _tensor_infos(fn.structured_outputs), fn)
-    proto = saved_model_pb2.SavedModel()
-    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
-        proto.ParseFromString(f.read())
-    defs = dict(proto.meta_graphs[0].signature_def) if proto.meta_graphs else {}
-    return LoadedVersion(version, path, sigs, defs, module)
-
-
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
-
-
-def run_warmup(loaded: LoadedVersion, model_name: str = "") -> int:
-    """Replay the version's `assets.extra/tf_serving_warmup_requests` (TF Serving's warm-up convention).
-
-    The first call of a loaded function initialises its graph, which for the reconstruction graph
-    takes seconds; doing it here keeps that off the first client's latency. Each request is logged
-    with its time, so a slow start shows where it goes.
-
-    Returns:
-        The number of requests replayed; raises (failing the load, as TF Serving) on a bad record.
-    """
-    from tensorflow_serving.apis import prediction_log_pb2
-
-    path = os.path.join(loaded.path, WARMUP_FILE)
-    if not os.path.isfile(path):
-        return 0
-    records = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
-    for i, record in enumerate(records, 1):
-        entry = prediction_log_pb2.PredictionLog.FromString(record)
-        request = entry.predict_log.request
-        name = request.model_spec.signature_name or "serving_default"
-        t0 = time.perf_counter()
-        loaded.signatures[name].fn(**{k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()})
-        log.info("warm-up %s version %d: %s (%d/%d) %.1f s", model_name, loaded.version, name, i,
-                 len(records), time.perf_counter() - t0)  # fmt: skip
-    return len(records)
 
 
 def folder_fingerprint(path: str) -> tuple:
@@ -148,11 +64,20 @@ class ModelStore:
         model_base_path: `BASE/NAME` (holds the version folders).
         poll_seconds: how often to look for new versions.
         warmup: replay each version's warm-up requests before serving it.
+        graph_optimizer: run Grappler on the versions' graphs (`bundle.session_config`).
     """
 
-    def __init__(self, model_name: str, model_base_path: str, poll_seconds: float = 2.0, warmup: bool = True):
+    def __init__(
+        self,
+        model_name: str,
+        model_base_path: str,
+        poll_seconds: float = 2.0,
+        warmup: bool = True,
+        graph_optimizer: bool = False,
+    ):
         self.model_name = model_name
         self.warmup = warmup
+        self.graph_optimizer = graph_optimizer
         self.model_base_path = model_base_path
         self.poll_seconds = poll_seconds
         self._lock = threading.Lock()
@@ -207,11 +132,14 @@ class ModelStore:
         with self._lock:
             self._loading = version
         log.info("loading %s version %d from %s", self.model_name, version, path)
+        loaded = None
         try:
             t0 = time.perf_counter()
-            loaded = load_version(path, version)
+            loaded = load_version(path, version, self.graph_optimizer)
             n_warm = run_warmup(loaded, self.model_name) if self.warmup else 0
         except Exception as e:  # a broken or half-copied export must not take the server down
+            if loaded is not None:
+                loaded.close()
             with self._lock:
                 self._loading = None
             retry = "retrying once its files change" if version not in self._failed else "still failing"

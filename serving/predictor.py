@@ -16,8 +16,9 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from serving.bundle import LoadedVersion, Signature
 from serving.errors import ServingError, clip, clip_names, invalid
-from serving.model_store import LoadedVersion, ModelStore, Signature
+from serving.model_store import ModelStore
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -168,8 +169,16 @@ class Predictor:
             raise invalid(f"signature {clip(name)} not found; available: {sorted(loaded.signatures)}")
         return loaded, sig
 
-    def run(self, sig: Signature, arrays: dict, output_filter=()) -> dict:
-        """Validate and run; returns output name -> numpy array."""
+    def run(self, sig: Signature, arrays: dict, output_filter=(), timeout_s: float | None = None) -> dict:
+        """Validate and run; returns output name -> numpy array.
+
+        Args:
+            sig: the signature.
+            arrays: input name -> numpy array.
+            output_filter: the outputs wanted (default: all).
+            timeout_s: seconds left before the request's deadline (None: none). When it passes, the
+                computation is cancelled and the answer is DEADLINE_EXCEEDED.
+        """
         check_inputs(sig, arrays, self.limits)
         unknown = sorted(set(output_filter) - set(sig.outputs))
         if unknown:
@@ -177,11 +186,15 @@ class Predictor:
                 f"output_filter names unknown outputs {clip_names(unknown)}; "
                 f"{sig.name!r} has {sorted(sig.outputs)}"
             )
+        if timeout_s is not None and timeout_s <= 0:
+            raise ServingError("DEADLINE_EXCEEDED", f"{sig.name}: the deadline passed before the call ran")
         try:
-            out = sig.fn(**{k: tf.constant(v, dtype=sig.inputs[k].dtype) for k, v in arrays.items()})
+            return sig.run(arrays, output_filter, timeout_s)
+        except tf.errors.DeadlineExceededError:
+            raise ServingError(
+                "DEADLINE_EXCEEDED", f"{sig.name}: the deadline passed after {timeout_s:.3g} s; cancelled"
+            ) from None
         except tf.errors.InvalidArgumentError as e:
             raise invalid(f"{sig.name}: {e.message}") from None
         except tf.errors.OpError as e:
             raise ServingError("INTERNAL", f"{sig.name}: {e.message}") from None
-        keys = list(output_filter) or list(out)
-        return {k: out[k].numpy() for k in keys}

@@ -34,8 +34,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from tensorflow_serving.apis import get_model_metadata_pb2
 
+from serving.bundle import TensorInfo
 from serving.errors import BodyRefusedError, ServingError, clip, clip_names, invalid
-from serving.model_store import TensorInfo
 from serving.predictor import Limits, Predictor, check_declared, shape_str
 
 log = logging.getLogger("serving")

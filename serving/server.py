@@ -94,8 +94,6 @@ def _setup_logging() -> None:
 def main(argv):
     del argv
     # TensorFlow, gRPC and Starlette load here, after flag parsing: `--help` stays instant.
-    import tensorflow as tf
-
     from serving import explorer
     from serving.grpc_service import make_grpc_server
     from serving.model_store import ModelStore, list_versions
@@ -112,11 +110,13 @@ def main(argv):
     if not os.path.isdir(base):
         raise app.UsageError(f"--model_base_path {base}: no such folder")
     name = o.model_name or os.path.basename(base.rstrip("/"))
-    if not o.graph_optimizer:
-        # Grappler spends ~30 s on the first call of each reconstruction graph (an L-BFGS while loop)
-        # and gains nothing measurable after (benchmarks/RESULTS.md, issue 24 D).
-        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-    store = ModelStore(name, base, o.file_system_poll_wait_seconds, warmup=o.enable_model_warmup)
+    store = ModelStore(
+        name,
+        base,
+        o.file_system_poll_wait_seconds,
+        warmup=o.enable_model_warmup,
+        graph_optimizer=o.graph_optimizer,
+    )
     if not list_versions(base)[0]:
         log.warning("no version of %s found under %s yet; waiting for one", name, base)
     predictor = Predictor(store, Limits(o.max_batch, o.max_iterations, o.max_request_bytes))

@@ -226,3 +226,23 @@ def test_latest_falls_back_from_a_corrupt_newest_checkpoint(run_dir, tmp_path, c
     (ckpts / "ckpt-3.index").write_bytes(b"")
     with pytest.raises(sm.ExportError, match=r"--checkpoint latest: .*none of the 2 checkpoints restores"):
         sm.load_run_generator(str(run), "latest")
+
+
+def test_export_runs_under_graph_loading_as_tf_serving_loads_it(exported, run_dir, tmp_path):
+    """TF Serving (C++) and `saved_model_cli run` load the MetaGraph and restore it with its saver, not
+    with `tf.saved_model.load`'s object graph. A Keras 3 model tracked only as a layer left the
+    signatures reading variables that the saver never restored (keras-team/keras#19274)."""
+    base, _ = exported
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    if not os.path.exists(cli):
+        pytest.skip("saved_model_cli not installed next to the interpreter")
+    z = _z(2, 4).numpy()
+    np.save(tmp_path / "z.npy", z)
+    done = subprocess.run(
+        [cli, "run", "--dir", str(base / "cells" / "1"), "--tag_set", "serve", "--signature_def",
+         "generate", "--inputs", f"z={tmp_path / 'z.npy'}", "--outdir", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    images = np.load(tmp_path / "out" / "images.npy")
+    np.testing.assert_allclose(images, run_dir[1]["final"](z, training=False).numpy(), atol=1e-5, rtol=0)

@@ -47,7 +47,7 @@ def test_half_copied_version_is_retried_and_served_once_complete(export_dir, tmp
         if os.path.isdir(src):
             shutil.copytree(src, os.path.join(base, "2", entry))
     assert store.poll_once() and store.current.version == 2
-    out = store.current.signatures["sample"].fn(n=1, seed=1)
+    out = store.current.signatures["sample"].run({"n": 1, "seed": 1})
     assert tuple(out["images"].shape) == (1, *SIZE, 2)
 
 
@@ -80,3 +80,20 @@ def test_long_model_name_is_clipped_in_not_found(export_dir, tmp_path):
     with pytest.raises(ServingError) as info:
         store.get("m" * 100_000)
     assert info.value.code == "NOT_FOUND" and len(info.value.message) < 300
+
+
+def test_an_export_whose_signatures_read_unrestored_variables_is_refused_in_one_line(tmp_path, caplog):
+    """The SavedModel such exports were before the fix: a tf.Module holding the Keras model only.
+    Graph loaders (TF Serving, this server) restore variables the signatures do not read."""
+    import tensorflow as tf
+
+    g = build_generator("dcgan", image_size=SIZE, nz=NZ, ngf=8, seed=3)
+    module = tf.Module()
+    module.generator = g
+    fn = tf.function(lambda z: {"images": g(z, training=False)}, input_signature=[tf.TensorSpec([None, NZ])])
+    tf.saved_model.save(module, str(tmp_path / NAME / "1"), signatures={"generate": fn})
+    store = ModelStore(NAME, str(tmp_path / NAME), warmup=False)
+    with caplog.at_level("ERROR", logger="serving"):
+        assert not store.poll_once() and store.current is None
+    (line,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "does not restore" in line and "export it again" in line and "\n" not in line
