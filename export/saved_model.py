@@ -16,6 +16,7 @@ one run loader (`biogans_tf.eval.runs.load_run`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -152,6 +153,7 @@ def export_generator(
     interpolation: str = "spherical",
     source: str = "",
     warmup: bool = True,
+    graph_optimizer: bool = False,
 ) -> str:
     """Write one generator as `base_path/model_name/<version>/`, atomically.
 
@@ -167,6 +169,8 @@ def export_generator(
         interpolation: "spherical" or "linear" path for the `interpolate` signature.
         source: free text recorded in the metadata (where the weights came from).
         warmup: write `assets.extra/tf_serving_warmup_requests` (one small request per signature).
+        graph_optimizer: let TensorFlow's graph optimiser (Grappler) rewrite the signatures' functions
+            when a server first runs them (`_graph_optimizer`).
 
     Returns:
         The path of the version directory written.
@@ -207,8 +211,10 @@ def export_generator(
             "signatures": list(SIGNATURES) + ["serving_default"],
             "source": source,
             "version": int(os.path.basename(final)),
+            "graph_optimizer": bool(graph_optimizer),
         }
-        _write_version(module, meta, model_dir, final, warmup)
+        with _graph_optimizer(graph_optimizer):
+            _write_version(module, meta, model_dir, final, warmup)
     return final
 
 
@@ -237,6 +243,26 @@ def _new_version_dir(model_dir: str, version: int | None) -> str:
         shown = os.path.join(model_dir, existing) if existing else final
         raise ExportError(f"{shown}: version {version} already exists (versions are never overwritten)")
     return final
+
+
+@contextlib.contextmanager
+def _graph_optimizer(enabled: bool):
+    """Trace and save the signatures with Grappler on or off.
+
+    Each function call in a SavedModel carries the config it was traced under (its `config_proto`),
+    and whoever runs it (TF Serving, serving.server, `tf.saved_model.load`) optimises the function
+    body by that config when it first runs it. For the reconstruction signatures (an L-BFGS while
+    loop) Grappler costs ~20 s per signature on 2 cores at the first call and gains nothing measured
+    after (benchmarks/RESULTS.md, issue 24 D), so it is off unless asked for.
+    """
+    import tensorflow as tf
+
+    before = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not enabled})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": before})
 
 
 def _write_version(module, meta: dict, model_dir: str, final: str, warmup: bool) -> None:
@@ -288,6 +314,7 @@ def export_run(
     reconstruct_mode: str = "auto",
     interpolation: str = "spherical",
     warmup: bool = True,
+    graph_optimizer: bool = False,
 ) -> dict[str, str]:
     """Export a training run's generator (and its EMA generator as `<model_name>_ema`).
 
@@ -310,6 +337,7 @@ def export_run(
         reconstruct_mode=reconstruct_mode,
         interpolation=interpolation,
         warmup=warmup,
+        graph_optimizer=graph_optimizer,
     )
     src = f"{os.path.abspath(run_dir)} checkpoint={checkpoint}"
     out = {model_name: export_generator(generator, base_path, model_name, source=src, **common)}
@@ -338,7 +366,11 @@ def main(argv):
         raise ExportError("--base_path and --model_name are required")
     read_models_config(o.base_path)  # a file we could not update stops the export before it starts
     common = dict(
-        version=o.version, reconstruct_mode=o.reconstruct_mode, interpolation=o.interpolation, warmup=o.warmup
+        version=o.version,
+        reconstruct_mode=o.reconstruct_mode,
+        interpolation=o.interpolation,
+        warmup=o.warmup,
+        graph_optimizer=o.graph_optimizer,
     )
     if o.run_dir:
         written = export_run(
@@ -399,6 +431,11 @@ class ExportOptions:
     reconstruct_mode: str = option("auto", "Reconstruction mode.", choices=("auto", "regular", "separable"))
     interpolation: str = option("spherical", "Interpolation path in z.", choices=("spherical", "linear"))
     warmup: bool = option(True, "Write assets.extra/tf_serving_warmup_requests (replayed at load).")
+    graph_optimizer: bool = option(
+        False,
+        "Let TensorFlow's graph optimiser (Grappler) rewrite the signatures when a server first runs "
+        "them: +~20 s per reconstruction signature's warm-up, no measured gain after.",
+    )
     config_base_path: str | None = option(
         None, "Base path written into models.config (e.g. /models inside a container)."
     )

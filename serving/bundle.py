@@ -109,11 +109,11 @@ class LoadedVersion:
         self.session.close()
 
 
-def session_config(graph_optimizer: bool) -> tf.compat.v1.ConfigProto:
-    """The sessions' config. Grappler spends ~30 s on the first call of each reconstruction graph
-    (an L-BFGS while loop) and gains nothing measurable after (benchmarks/RESULTS.md, issue 24 D)."""
+def session_config() -> tf.compat.v1.ConfigProto:
+    """The sessions' config: no Grappler on the top-level graph. Whether it rewrites the signatures'
+    functions is the export's choice, recorded in each call (`export.saved_model --graph_optimizer`)."""
     config = tf.compat.v1.ConfigProto()
-    config.graph_options.rewrite_options.disable_meta_optimizer = not graph_optimizer
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
     return config
 
 
@@ -137,7 +137,7 @@ def _check_variables_restored(session: tf.compat.v1.Session, signature_ops, path
         )
 
 
-def load_version(path: str, version: int, graph_optimizer: bool = False) -> LoadedVersion:
+def load_version(path: str, version: int) -> LoadedVersion:
     """Load one version folder into a session of its own (the `serve` MetaGraph, as TF Serving).
 
     Raises:
@@ -145,7 +145,7 @@ def load_version(path: str, version: int, graph_optimizer: bool = False) -> Load
         Exception: whatever TensorFlow raises for a broken or half-copied folder.
     """
     graph = tf.Graph()
-    session = tf.compat.v1.Session(graph=graph, config=session_config(graph_optimizer))
+    session = tf.compat.v1.Session(graph=graph, config=session_config())
     try:
         with graph.as_default():
             meta_graph = tf.compat.v1.saved_model.load(session, [SERVE_TAG], path)

@@ -64,20 +64,11 @@ class ModelStore:
         model_base_path: `BASE/NAME` (holds the version folders).
         poll_seconds: how often to look for new versions.
         warmup: replay each version's warm-up requests before serving it.
-        graph_optimizer: run Grappler on the versions' graphs (`bundle.session_config`).
     """
 
-    def __init__(
-        self,
-        model_name: str,
-        model_base_path: str,
-        poll_seconds: float = 2.0,
-        warmup: bool = True,
-        graph_optimizer: bool = False,
-    ):
+    def __init__(self, model_name: str, model_base_path: str, poll_seconds: float = 2.0, warmup: bool = True):
         self.model_name = model_name
         self.warmup = warmup
-        self.graph_optimizer = graph_optimizer
         self.model_base_path = model_base_path
         self.poll_seconds = poll_seconds
         self._lock = threading.Lock()
@@ -135,7 +126,7 @@ class ModelStore:
         loaded = None
         try:
             t0 = time.perf_counter()
-            loaded = load_version(path, version, self.graph_optimizer)
+            loaded = load_version(path, version)
             n_warm = run_warmup(loaded, self.model_name) if self.warmup else 0
         except Exception as e:  # a broken or half-copied export must not take the server down
             if loaded is not None:

@@ -56,10 +56,6 @@ class ServerOptions:
         2.0, "How often to look for new versions.", lower_bound=0.05
     )
     enable_model_warmup: bool = option(True, "Replay assets.extra/tf_serving_warmup_requests on load.")
-    graph_optimizer: bool = option(
-        False,
-        "Run TensorFlow's graph optimiser (Grappler) on the signatures: +~30 s per reconstruct warm-up.",
-    )
     num_threads: int = option(8, "gRPC worker threads.", lower_bound=1)
     grace_seconds: float = option(10.0, "On SIGTERM, time given to in-flight requests.", lower_bound=0)
     rest_header_timeout_seconds: float = option(
@@ -110,13 +106,7 @@ def main(argv):
     if not os.path.isdir(base):
         raise app.UsageError(f"--model_base_path {base}: no such folder")
     name = o.model_name or os.path.basename(base.rstrip("/"))
-    store = ModelStore(
-        name,
-        base,
-        o.file_system_poll_wait_seconds,
-        warmup=o.enable_model_warmup,
-        graph_optimizer=o.graph_optimizer,
-    )
+    store = ModelStore(name, base, o.file_system_poll_wait_seconds, warmup=o.enable_model_warmup)
     if not list_versions(base)[0]:
         log.warning("no version of %s found under %s yet; waiting for one", name, base)
     predictor = Predictor(store, Limits(o.max_batch, o.max_iterations, o.max_request_bytes))

@@ -246,3 +246,22 @@ def test_export_runs_under_graph_loading_as_tf_serving_loads_it(exported, run_di
     assert done.returncode == 0, done.stderr[-2000:]
     images = np.load(tmp_path / "out" / "images.npy")
     np.testing.assert_allclose(images, run_dir[1]["final"](z, training=False).numpy(), atol=1e-5, rtol=0)
+
+
+def test_signatures_are_saved_with_grappler_off_unless_asked(exported):
+    """Each call node records the config its function runs under in any server; Grappler on it costs
+    ~20 s per reconstruction signature at the first call (benchmarks/RESULTS.md, issue 24 D)."""
+    from tensorflow.core.protobuf import config_pb2, saved_model_pb2
+
+    base, _ = exported
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((base / "cells" / "1" / "saved_model.pb").read_bytes())
+    graph = proto.meta_graphs[0].graph_def
+    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+    calls = [n for n in nodes if n.op in ("StatefulPartitionedCall", "PartitionedCall")]
+    assert len(calls) > 7  # the signatures' calls and the L-BFGS functions' nested ones
+    for node in calls:
+        config = config_pb2.ConfigProto.FromString(node.attr["config_proto"].s)
+        assert config.graph_options.rewrite_options.disable_meta_optimizer, node.name
+    # The caller's own setting is left as it was.
+    assert not tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
