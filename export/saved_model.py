@@ -154,6 +154,7 @@ def export_generator(
     source: str = "",
     warmup: bool = True,
     graph_optimizer: bool = False,
+    lbfgs_budget: str = "fast",
 ) -> str:
     """Write one generator as `base_path/model_name/<version>/`, atomically.
 
@@ -171,6 +172,8 @@ def export_generator(
         warmup: write `assets.extra/tf_serving_warmup_requests` (one small request per signature).
         graph_optimizer: let TensorFlow's graph optimiser (Grappler) rewrite the signatures' functions
             when a server first runs them (`_graph_optimizer`).
+        lbfgs_budget: the reconstruction signatures' L-BFGS, "fast" or "reference"
+            (`biogans_tf.eval.latent.BUDGETS`).
 
     Returns:
         The path of the version directory written.
@@ -184,8 +187,16 @@ def export_generator(
     proteins = [str(p) for p in proteins]
     mode = _resolve_mode(reconstruct_mode, arch)
     image_shape = tuple(generator(tf.zeros([1, nz]), training=False).shape[1:])
+    if lbfgs_budget not in ("fast", "reference"):
+        raise ExportError(f"--lbfgs_budget: expected fast or reference, got {lbfgs_budget!r}")
     module = GeneratorModule(
-        generator, nz, image_shape, proteins, reconstruct_mode=mode, interpolation=interpolation
+        generator,
+        nz,
+        image_shape,
+        proteins,
+        reconstruct_mode=mode,
+        interpolation=interpolation,
+        lbfgs_budget=lbfgs_budget,
     )
     model_dir = os.path.join(base_path, model_name)
     try:
@@ -212,6 +223,7 @@ def export_generator(
             "source": source,
             "version": int(os.path.basename(final)),
             "graph_optimizer": bool(graph_optimizer),
+            "lbfgs_budget": lbfgs_budget,
         }
         with _graph_optimizer(graph_optimizer):
             _write_version(module, meta, model_dir, final, warmup)
@@ -315,6 +327,7 @@ def export_run(
     interpolation: str = "spherical",
     warmup: bool = True,
     graph_optimizer: bool = False,
+    lbfgs_budget: str = "fast",
 ) -> dict[str, str]:
     """Export a training run's generator (and its EMA generator as `<model_name>_ema`).
 
@@ -338,6 +351,7 @@ def export_run(
         interpolation=interpolation,
         warmup=warmup,
         graph_optimizer=graph_optimizer,
+        lbfgs_budget=lbfgs_budget,
     )
     src = f"{os.path.abspath(run_dir)} checkpoint={checkpoint}"
     out = {model_name: export_generator(generator, base_path, model_name, source=src, **common)}
@@ -371,6 +385,7 @@ def main(argv):
         interpolation=o.interpolation,
         warmup=o.warmup,
         graph_optimizer=o.graph_optimizer,
+        lbfgs_budget=o.lbfgs_budget,
     )
     if o.run_dir:
         written = export_run(
@@ -431,6 +446,12 @@ class ExportOptions:
     reconstruct_mode: str = option("auto", "Reconstruction mode.", choices=("auto", "regular", "separable"))
     interpolation: str = option("spherical", "Interpolation path in z.", choices=("spherical", "linear"))
     warmup: bool = option(True, "Write assets.extra/tf_serving_warmup_requests (replayed at load).")
+    lbfgs_budget: str = option(
+        "fast",
+        "The reconstruction signatures' L-BFGS: fast (--iterations with line search) or reference "
+        "(torch.optim.LBFGS's rules as the reference ran them; the iterations input is ignored).",
+        choices=("fast", "reference"),
+    )
     graph_optimizer: bool = option(
         False,
         "Let TensorFlow's graph optimiser (Grappler) rewrite the signatures when a server first runs "

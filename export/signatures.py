@@ -46,6 +46,8 @@ class GeneratorModule(tf.Module):
         reconstruct_mode: "regular" or "separable" (red-first; for separable/star generators).
         interpolation: "linear" or "spherical".
         red_dims: size of the red part of z (separable mode), default `nz // 2`.
+        lbfgs_budget: "fast" (tfp's L-BFGS, `iterations` per phase) or "reference" (the reference's
+            torch.optim.LBFGS rules, `biogans_tf.eval.lbfgs_reference`; `iterations` is then ignored).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class GeneratorModule(tf.Module):
         reconstruct_mode: str = "regular",
         interpolation: str = "spherical",
         red_dims: int | None = None,
+        lbfgs_budget: str = "fast",
     ):
         super().__init__(name="biogans_generator")
         # Kept as an attribute so its variables are tracked and saved ("untracked resource" otherwise).
@@ -69,6 +72,7 @@ class GeneratorModule(tf.Module):
         self._nz = int(nz)
         self._image_shape = tuple(int(d) for d in image_shape)
         self._mode = reconstruct_mode
+        self._budget = lbfgs_budget
         self._interpolation = interpolation
         self._red_dims = self._nz // 2 if red_dims is None else int(red_dims)
         self._proteins = [str(p) for p in proteins]
@@ -110,6 +114,7 @@ class GeneratorModule(tf.Module):
             seed=seed,
             mode=self._mode,
             red_dims=self._red_dims,
+            budget=self._budget,
             channel_mask=channel_mask,
         )
 

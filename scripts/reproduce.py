@@ -208,7 +208,14 @@ def _eval_stages(s: dict, runs: dict[str, str], seed: int):
     rr = dict(s["recon_reference"])
     name = rr.pop("model")
     kw = dict(run_dir=runs[name], **data, lbfgs_budget="reference", **rr)
-    yield "table3_reference", None, f"table 3 {name} reference", "reconstruct", f"table3_{name}_reference", kw
+    yield (
+        "table3_reference",
+        None,
+        f"table 3 {name} reference",
+        "reconstruct",
+        f"table3_{name}_reference_lbfgs",
+        kw,
+    )
     recon = {k: s["recon"][k] for k in ("iterations", "restarts")}
     kw = dict(run_dir=runs["star"], **data, interp_steps=s["interp_steps"], **recon)
     yield "interp", None, "interpolation", "interpolate", "interp_star", kw

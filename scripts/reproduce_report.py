@@ -46,8 +46,9 @@ def protocol_lines(s: dict) -> list[str]:
         f"- reconstruction: {s['recon']['max_per_protein']} test cells per protein; the default "
         f"'fast' L-BFGS budget ({s['recon']['iterations']} iterations with line search) everywhere, "
         f"and the reference's budget (50 outer steps × up to 20 inner iterations) on "
-        f"{s['recon_reference']['model']} only (L-BFGS here uses a line search and 10 correction "
-        "pairs; the reference's torch.optim.LBFGS takes fixed steps of 0.05 with 100);",
+        f"{s['recon_reference']['model']} only (the fast budget's L-BFGS uses a line search and 10 "
+        "correction pairs per image; the reference budget runs torch.optim.LBFGS's rules, fixed steps "
+        "of 0.05 and 100 pairs, with a batch's codes as one problem, as the reference);",
         "- data: the simulator, not LIN (Table 1 has 8 simulated proteins).",
         "",
     ]
@@ -194,8 +195,9 @@ def _reference_budget_lines(name: str, res: dict, r) -> list[str]:
     """The reference L-BFGS budget's Table 3 on one model, beside the fast budget's."""
     ref = res["table3_reference"]
     out = [
-        f"**{name}, reference L-BFGS budget** (50 outer steps × up to 20 inner iterations, the "
-        "reference's loss normalisation) next to the fast budget above:",
+        f"**{name}, reference L-BFGS budget** (torch.optim.LBFGS's algorithm: 50 outer steps × up to 20 "
+        "inner iterations, fixed step 0.05, a batch's codes as one problem on the reference's loss) next "
+        "to the fast budget above:",
         "",
         _md_table3(ref["rows"]),
         "",

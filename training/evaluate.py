@@ -42,7 +42,8 @@ _N_FAKE_HELP = (
 )
 _LBFGS_HELP = (
     "reconstruction L-BFGS budget: fast (--iterations, line search) or reference "
-    "(50 outer steps x up to 20 inner iterations, the reference's loss normalisation)"
+    "(torch.optim.LBFGS's algorithm as the reference ran it: 50 steps x up to 20 iterations, fixed step "
+    "0.05, a batch's codes as one problem, its loss normalisation)"
 )
 _SEPARABLE_RED_HELP = (
     "separable reconstruction: per-restart (red then green within each restart, "

@@ -20,15 +20,16 @@ import math
 
 import tensorflow as tf
 
+from biogans_tf.eval import lbfgs_reference
+
 MODES = ("regular", "separable")
-# L-BFGS budgets: "fast" = `iterations` L-BFGS iterations with line search on the mean squared
-# error on [0, 1] intensities; "reference" = the reference's budget, 50 outer steps of up to 20 inner
-# iterations each (torch.optim.LBFGS keeps its history across steps, so one run of up to 1,000
-# iterations here), on its loss: mean over the batch and pixels of the squared error in [-1, 1] units,
-# stopped at its gradient tolerance 1e-7.
+# L-BFGS budgets: "fast" = `iterations` iterations of tfp's L-BFGS (line search, one problem per
+# image and restart) on the mean squared error on [0, 1] intensities; "reference" = the reference's
+# optimiser (`lbfgs_reference`: torch.optim.LBFGS, lr 0.05, no line search, history 100), 50 steps of
+# up to 20 iterations, the codes of a batch as one problem, on its loss: the mean over the batch and
+# pixels of the squared error in [-1, 1] units.
 BUDGETS = ("fast", "reference")
 REFERENCE_OUTER_STEPS, REFERENCE_INNER_ITERATIONS = 50, 20
-_REFERENCE_GRAD_TOLERANCE = 1e-7
 # Separable reconstruction: "per-restart" = red then green within each restart (the reference);
 # "shared-best" = the best red over all restarts, then green from every restart's green start.
 RED_SHARING = ("per-restart", "shared-best")
@@ -71,6 +72,7 @@ def fit_latent(
     iterations=50,
     loss_scale=1.0,
     tolerance=None,
+    joint_groups=None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Fit part of z to images with batched L-BFGS; the other coordinates of z stay exactly fixed.
 
@@ -87,6 +89,10 @@ def fit_latent(
         iterations: maximum L-BFGS iterations (int or int32 tensor).
         loss_scale: factor on the minimised per-row loss (the "reference" budget's normalisation).
         tolerance: L-BFGS gradient tolerance (max |grad| per row); default 1e-12.
+        joint_groups: None (tfp's L-BFGS, one problem per row), or the number of groups (int or int32
+            tensor) into which the rows split in order, each ONE joint problem solved by the reference's
+            L-BFGS (`lbfgs_reference`, its settings) on the mean of its rows' losses times
+            `loss_scale`; `iterations` and `tolerance` are then the reference's and ignored.
 
     Returns:
         `(z [N, nz], mse [N])`: fitted z and the final per-row loss (mean squared error on [0, 1]
@@ -106,6 +112,10 @@ def fit_latent(
     def loss_fn(v):
         return _per_image_mse(_channels(generator_fn(assemble(v)), channels), tgt, w)
 
+    if joint_groups is not None:
+        v = _joint_reference_fit(generator_fn, left, v0, right, tgt, w, channels, joint_groups, loss_scale)
+        return assemble(v), loss_fn(v)
+
     def value_and_gradients(v):
         with tf.GradientTape() as tape:
             tape.watch(v)
@@ -120,6 +130,41 @@ def fit_latent(
     result = _lbfgs(tf.function(value_and_gradients, autograph=False), v0, iterations, tol)
     z = assemble(result.position)
     return z, loss_fn(result.position)
+
+
+def _joint_reference_fit(generator_fn, left, v0, right, tgt, w, channels, groups, loss_scale):
+    """The reference's optimisation: rows `[G * n, k]` in G consecutive groups of n, each one problem.
+
+    The reference optimises the codes of a batch together (one vector, one history), on the mean of
+    the batch's losses; the groups run one after another (`tf.map_fn`), as its restarts did.
+    """
+    k = v0.shape[-1] if v0.shape[-1] is not None else tf.shape(v0)[-1]
+    n = tf.shape(v0)[0] // groups
+
+    def solve(g):
+        rows = tf.range(g * n, (g + 1) * n)
+        lft, rgt, t = tf.gather(left, rows), tf.gather(right, rows), tf.gather(tgt, rows)
+        wt = None if w is None else tf.gather(w, rows)
+
+        def value_and_gradient(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                z = tf.concat([lft, tf.reshape(x, [n, k]), rgt], axis=1)
+                loss = (
+                    tf.reduce_mean(_per_image_mse(_channels(generator_fn(z), channels), t, wt)) * loss_scale
+                )
+            return loss, tape.gradient(loss, x)
+
+        x0 = tf.reshape(tf.gather(v0, rows), [-1])
+        result = lbfgs_reference.minimize(
+            value_and_gradient, x0, steps=REFERENCE_OUTER_STEPS, max_iter=REFERENCE_INNER_ITERATIONS
+        )
+        return tf.reshape(result.position, [n, k])
+
+    solved = tf.map_fn(
+        solve, tf.range(groups), fn_output_signature=tf.TensorSpec([None, v0.shape[-1]], v0.dtype)
+    )
+    return tf.reshape(solved, tf.shape(v0))
 
 
 def _lbfgs(value_and_gradients, v0, iterations, tolerance):
@@ -205,13 +250,10 @@ def _reconstruct(
     w = None if weights is None else _tile_rows(tf.broadcast_to(weights, tf.shape(images)), restarts)
     z0 = tf.random.stateless_normal(tf.stack([rows, nz]), seed=tf.stack([seed, tf.constant(0, tf.int64)]))
     if budget == "reference":
-        # The reference minimises torch.mean((x - G(z))**2) over a batch of B images in [-1, 1]:
-        # per row 4x our [0, 1] MSE over B. Each restart of the reference is its own batch of B.
-        opts = dict(
-            iterations=REFERENCE_OUTER_STEPS * REFERENCE_INNER_ITERATIONS,
-            loss_scale=4.0 / tf.cast(batch, tf.float32),
-            tolerance=_REFERENCE_GRAD_TOLERANCE,
-        )
+        # The reference minimises torch.mean((x - G(z))**2) over a batch of B images in [-1, 1] (4x
+        # the mean of our [0, 1] MSEs) with torch.optim.LBFGS, all B codes as one problem; each
+        # restart of the reference is its own batch of B.
+        opts = dict(loss_scale=4.0, joint_groups=restarts)
     else:
         opts = dict(iterations=iterations)
 

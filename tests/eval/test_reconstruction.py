@@ -20,6 +20,16 @@ def _run(arch="dcgan"):
     return GeneratorRun(model, arch, "joint", ("Alp14",), NZ, SIZE, arch.endswith("-sep"), {}, "mem")
 
 
+def _steep_generator():
+    """`z [N, NZ] -> tanh(z W)` as `[N, 16, 32, 2]` images: unlike an untrained DCGAN (near-constant
+    images, gradients below the reference's tolerance 1e-7, so its L-BFGS never moves), it responds
+    to z, as a trained generator does."""
+    import tensorflow as tf
+
+    w = tf.constant(np.random.default_rng(7).normal(0, 0.5, (NZ, SIZE[0] * SIZE[1] * 2)).astype(np.float32))
+    return lambda z: tf.reshape(tf.tanh(tf.matmul(z, w)), [-1, *SIZE, 2])
+
+
 def test_nearest_neighbours_match_brute_force():
     rng = np.random.default_rng(0)
     q = rng.integers(0, 256, (7, 6, 10, 2), dtype=np.uint8)
@@ -170,16 +180,41 @@ def test_reference_lbfgs_budget_runs_its_own_iterations():
     from biogans_tf.eval import latent
 
     assert latent.REFERENCE_OUTER_STEPS * latent.REFERENCE_INNER_ITERATIONS == 1000
-    run = _run("dcgan")
-    # Targets far from any G(z) (an untrained G draws near-constant images), so gradients exceed
-    # the reference's stopping tolerance.
+    g = _steep_generator()
     images = np.random.default_rng(0).uniform(-1, 1, (2, *SIZE, 2)).astype(np.float32)
     kw = dict(iterations=0, restarts=1, seed=3, return_phases=True)
     # With iterations=0 the fast budget does nothing; the reference budget ignores it and fits.
-    fast = latent.reconstruct(run.pair_fn(0), images, NZ, **kw)
-    ref = latent.reconstruct(run.pair_fn(0), images, NZ, budget="reference", **kw)
+    fast = latent.reconstruct(g, images, NZ, **kw)
+    ref = latent.reconstruct(g, images, NZ, budget="reference", **kw)
     np.testing.assert_array_equal(fast["z"].numpy(), fast["z_init"].numpy())
     assert np.abs(ref["z"].numpy() - ref["z_init"].numpy()).max() > 1e-2
     assert np.all(ref["l2"].numpy() < fast["l2"].numpy()), (ref["l2"], fast["l2"])
     with pytest.raises(ValueError, match="budget must be one of fast|reference"):
-        latent.reconstruct(run.pair_fn(0), images, NZ, budget="slow")
+        latent.reconstruct(g, images, NZ, budget="slow")
+
+
+def test_reference_budget_solves_each_restarts_batch_as_one_problem(monkeypatch):
+    """As the reference: the codes of one restart's batch are ONE L-BFGS problem (one history) on
+    4x the mean of the images' [0, 1] MSEs, i.e. torch.mean((G(z) - x)**2) in [-1, 1] units."""
+    import tensorflow as tf
+
+    from biogans_tf.eval import latent, lbfgs_reference
+
+    monkeypatch.setattr(latent, "REFERENCE_OUTER_STEPS", 3)
+    g = _steep_generator()
+    images = np.random.default_rng(1).uniform(-1, 1, (2, *SIZE, 2)).astype(np.float32)
+    out = latent.reconstruct(g, images, NZ, restarts=2, seed=5, budget="reference", return_phases=True)
+    z_init, z_all = out["z_init"].numpy(), out["z_all"].numpy()
+    for r in range(2):
+
+        def value_and_gradient(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_mean(tf.square(g(tf.reshape(x, [2, NZ])) - images))
+            return loss, tape.gradient(loss, x)
+
+        direct = tf.function(lambda x: lbfgs_reference.minimize(value_and_gradient, x, steps=3))(
+            tf.constant(z_init[2 * r : 2 * r + 2].reshape(-1))
+        )
+        np.testing.assert_allclose(z_all[2 * r : 2 * r + 2].reshape(-1), direct.position.numpy(), atol=1e-4)
+    assert np.abs(z_all - z_init).max() > 1e-3  # it moved

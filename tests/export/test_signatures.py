@@ -124,3 +124,28 @@ def test_plain_reconstruct_still_fits_and_scores_every_channel(model, own_sample
     everything = np.sqrt((((rec - images) * 0.5) ** 2).mean(axis=(1, 2, 3)))
     np.testing.assert_allclose(out["l2"].numpy(), everything, rtol=1e-4, atol=1e-6)
     assert np.all(out["l2"].numpy() > 10 * masked["l2"])  # the garbage channel counts here
+
+
+def test_reference_lbfgs_budget_is_exported_into_the_signature(model, tmp_path, monkeypatch):
+    """`--lbfgs_budget=reference`: the exported `reconstruct` runs the reference's L-BFGS (issue 22
+    A1), the same computation as `latent.reconstruct(..., budget="reference")` in memory."""
+    from biogans_tf.eval import latent
+
+    monkeypatch.setattr(latent, "REFERENCE_OUTER_STEPS", 2)  # traced into the graph: a short budget
+    _, g, _ = model
+    path = sm.export_generator(
+        g, str(tmp_path), "ref", arch="dcgan", proteins=PROTEINS, warmup=False, lbfgs_budget="reference"
+    )
+    meta = json.loads((tmp_path / "ref" / "1" / "assets.extra" / "biogans.json").read_text())
+    assert meta["lbfgs_budget"] == "reference"
+    images = np.asarray(g(tf.random.stateless_normal([2, NZ], seed=[3, 4]), training=False))
+    args = dict(iterations=tf.constant(0), restarts=tf.constant(2), seed=tf.constant(9, tf.int64))
+    exported = tf.saved_model.load(path).signatures["reconstruct"](images=tf.constant(images), **args)
+    direct = latent.reconstruct(
+        lambda z: g(z, training=False), images, NZ, budget="reference", iterations=0, restarts=2, seed=9
+    )
+    np.testing.assert_allclose(exported["z"].numpy(), direct["z"].numpy(), atol=1e-5)
+    fast = latent.reconstruct(lambda z: g(z, training=False), images, NZ, iterations=0, restarts=2, seed=9)
+    # It fitted despite iterations=0 (small moves: 40 fixed steps of 0.05 on a mean over pixels).
+    assert np.abs(exported["z"].numpy() - fast["z"].numpy()).max() > 1e-4
+    assert np.all(exported["l2"].numpy() < fast["l2"].numpy())
