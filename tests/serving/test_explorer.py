@@ -83,7 +83,13 @@ def server_and_driver(tmp_path_factory, downloads, loading_seen):
             time.sleep(0.05)
         d.get(srv.url + "/explorer")
         status = "document.getElementById('status').textContent"
-        wait_for(d, f"return {status}.includes('is loading') || {status}.includes(' cells')", 120)
+        # Past "connecting to cells…" (its own " cells" is not a grid of cells): loading, or loaded.
+        wait_for(
+            d,
+            f"return !{status}.startsWith('connecting') && "
+            f"({status}.includes('is loading') || {status}.includes(' cells'))",
+            120,
+        )
         loading_seen["status"] = d.execute_script(f"return {status}")
         open_explorer(d, srv.url + "/explorer", N_TILES)
         yield srv, d
