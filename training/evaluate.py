@@ -23,7 +23,7 @@ import time
 import numpy as np
 from absl import app, flags, logging
 
-from biogans_tf.cli import define_flags, from_flags, option
+from biogans_tf.cli import define_flags, explicit_values, from_flags, option
 from biogans_tf.cli import run as run_program
 
 TASKS = ("c2st_real", "c2st_fake", "reconstruct", "interpolate", "joint")
@@ -111,10 +111,14 @@ class EvalOptions:
     n_joint: int = option(500, "joint: true and generated multichannel cells")
 
 
-def apply_quick(o: EvalOptions) -> EvalOptions:
-    """Shrink every cost setting for a smoke run (and a plain `sim` to 16 cells per protein)."""
-    return dataclasses.replace(
-        o,
+def apply_quick(o: EvalOptions, explicit=()) -> EvalOptions:
+    """Shrink every cost setting for a smoke run (and a plain `sim` to 16 cells per protein).
+
+    Args:
+        o: the options.
+        explicit: names of the fields the user set; `--quick` never overrides those.
+    """
+    quick = dict(
         n_splits=min(o.n_splits, 3),
         steps=min(o.steps, 20),
         batch_size=min(o.batch_size, 16),
@@ -126,6 +130,7 @@ def apply_quick(o: EvalOptions) -> EvalOptions:
         n_joint=min(o.n_joint, 24),
         data="sim:16" if o.data in ("", "sim") else o.data,
     )
+    return dataclasses.replace(o, **{k: v for k, v in quick.items() if k not in set(explicit)})
 
 
 def _split_list(text: str) -> list[str]:
@@ -295,8 +300,14 @@ _TASK_FNS = {
 }
 
 
-def evaluate(options: EvalOptions | dict) -> dict:
-    """Run one evaluation task; write `results.json` into `out`; return the results dict."""
+def evaluate(options: EvalOptions | dict, explicit=None) -> dict:
+    """Run one evaluation task; write `results.json` into `out`; return the results dict.
+
+    Args:
+        options: the options (a dict: its keys are the settings given; the rest keep their defaults).
+        explicit: the names of the settings the user gave (default: a dict's keys, else none);
+            `quick` shrinks only the others.
+    """
     from biogans_tf.io_utils import write_json
 
     o = options if isinstance(options, EvalOptions) else EvalOptions(**options)
@@ -315,7 +326,8 @@ def evaluate(options: EvalOptions | dict) -> dict:
     if o.task != "c2st_real" and not (o.run_dir or o.generator):
         raise ValueError(f"--task={o.task} needs --run_dir or --generator")
     if o.quick:
-        o = apply_quick(o)
+        given = explicit if explicit is not None else (set(options) if isinstance(options, dict) else ())
+        o = apply_quick(o, given)
     if not o.out:
         o = dataclasses.replace(o, out=os.path.join("runs", "eval", o.task))
     os.makedirs(o.out, exist_ok=True)
@@ -348,7 +360,7 @@ def main(argv) -> int:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     options = from_flags(EvalOptions, FLAGS)
     try:
-        res = evaluate(options)
+        res = evaluate(options, explicit=set(explicit_values(EvalOptions, FLAGS)))
     except ValueError as e:  # DataError is a ValueError: a clear message, no traceback
         logging.error("%s", e)
         print(json.dumps({"task": options.task, "error": str(e)}))

@@ -45,11 +45,20 @@ def _results(out):
 def test_c2st_real_quick(tmp_path):
     out = str(tmp_path / "t1")
     res = evaluate(
-        dict(task="c2st_real", proteins="Alp14,Tea1", image_size="24x40", quick=True, out=out, progress=False)
+        dict(
+            task="c2st_real",
+            proteins="Alp14,Tea1",
+            image_size="24x40",
+            quick=True,
+            out=out,
+            progress=False,
+            steps=24,
+        )  # fmt: skip
     )
     assert res == _results(out)
     assert res["proteins"] == ["Alp14", "Tea1"] and len(res["median"]) == 2 and len(res["scores"][0][1]) == 3
-    assert res["options"]["steps"] == 20 and res["options"]["data"] == "sim:16"
+    # --quick shrinks what was not given (data, splits) and never overrides what was (steps; quick: 20).
+    assert res["options"]["steps"] == 24 and res["options"]["data"] == "sim:16"
     assert os.path.isfile(os.path.join(out, "table1.md")) and os.path.isfile(os.path.join(out, "table1.png"))
 
 
@@ -108,10 +117,13 @@ def _cli(*args):
 
 def test_cli_prints_results_json_last(tmp_path, star_run):
     out = str(tmp_path / "cli")
-    p = _cli("--task=c2st_fake", f"--run_dir={star_run}", "--quick", "--noprogress", f"--out={out}")
+    p = _cli("--task=c2st_fake", f"--run_dir={star_run}", "--quick", "--c2st_steps=22", "--noprogress",
+             f"--out={out}")  # fmt: skip
     assert p.returncode == 0, p.stderr[-2000:]
     last = json.loads(p.stdout.strip().splitlines()[-1])
     assert last == _results(out) and last["task"] == "c2st_fake"
+    # The flag given stays (quick would make it 20); what was not given is shrunk.
+    assert last["options"]["steps"] == 22 and last["options"]["n_splits"] == 3
     bad = _cli("--task=c2st_fake", f"--run_dir={tmp_path / 'missing'}", f"--out={out}")
     assert bad.returncode == 2
     assert "generator file not found" in json.loads(bad.stdout.strip().splitlines()[-1])["error"]
