@@ -180,6 +180,7 @@ def export_generator(
     """
     import tensorflow as tf
 
+    from biogans_tf.eval.latent import BUDGETS
     from export.signatures import SIGNATURES, GeneratorModule
 
     _check_names(model_name, interpolation)
@@ -187,8 +188,8 @@ def export_generator(
     proteins = [str(p) for p in proteins]
     mode = _resolve_mode(reconstruct_mode, arch)
     image_shape = tuple(generator(tf.zeros([1, nz]), training=False).shape[1:])
-    if lbfgs_budget not in ("fast", "reference"):
-        raise ExportError(f"--lbfgs_budget: expected fast or reference, got {lbfgs_budget!r}")
+    if lbfgs_budget not in BUDGETS:
+        raise ExportError(f"--lbfgs_budget: expected one of {'|'.join(BUDGETS)}, got {lbfgs_budget!r}")
     module = GeneratorModule(
         generator,
         nz,
