@@ -70,8 +70,8 @@ def build(preset: str, arch: str, precision: str, critic_bank: str):
     from biogans_tf.trainer import setup
     from biogans_tf.trainer.config import resolve
 
-    logdir = tempfile.mkdtemp(prefix="demo-profile-")
-    explicit = dict(arch=arch, logdir=logdir)
+    run_dir = tempfile.mkdtemp(prefix="demo-profile-")
+    explicit = dict(arch=arch, run_dir=run_dir)
     if precision:
         explicit["precision"] = precision
     if critic_bank:
@@ -194,10 +194,10 @@ def callback_seconds(cfg, trainer, repeats: int = 3) -> dict:
     from biogans_tf.trainer.checkpoint import TrainingCheckpoints
     from biogans_tf.trainer.gan_model import fixed_noise
 
-    writer = tf.summary.create_file_writer(os.path.join(cfg.logdir, "tb"))
-    ckpts = TrainingCheckpoints(trainer, os.path.join(cfg.logdir, "checkpoints"), cfg.keep_checkpoints)
+    writer = tf.summary.create_file_writer(os.path.join(cfg.run_dir, "tb"))
+    ckpts = TrainingCheckpoints(trainer, os.path.join(cfg.run_dir, "checkpoints"), cfg.keep_checkpoints)
     samples = cb.SampleWriter(
-        os.path.join(cfg.logdir, "samples"), fixed_noise(cfg.seed, 8, cfg.nz), cfg.sample_every, writer,
+        os.path.join(cfg.run_dir, "samples"), fixed_noise(cfg.seed, 8, cfg.nz), cfg.sample_every, writer,
         proteins=cfg.proteins, palette=cfg.palette,
     )  # fmt: skip
     samples.set_model(trainer)

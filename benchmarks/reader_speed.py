@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--dir", default=None, help="reuse/keep the dataset here")
     ap.add_argument("--zip", action="store_true", help="also time loading from a zip of the folder")
     args = ap.parse_args()
-    from biogans_tf.data import simulator
+    from biogans_tf.data.sim import writer
 
     tmp = None
     root = args.dir or (tmp := tempfile.mkdtemp(prefix="reader_speed_"))
@@ -46,7 +46,7 @@ def main() -> None:
     try:
         if not os.path.isdir(data):
             t0 = time.perf_counter()
-            simulator.write_dataset(data, args.n_per_protein, 1, seed=0, proteins=PAPER_PROTEINS)
+            writer.write_dataset(data, args.n_per_protein, 1, seed=0, proteins=PAPER_PROTEINS)
             print(f"wrote {6 * args.n_per_protein} train PNGs in {time.perf_counter() - t0:.1f} s")
         threads = args.threads or None
         t0 = time.perf_counter()

@@ -40,7 +40,7 @@ from biogans_tf.conventions import to_model_range  # noqa: E402
 from biogans_tf.cpu import cpu_model  # noqa: E402
 from biogans_tf.eval import latent  # noqa: E402
 from biogans_tf.eval.reconstruction import Reconstructor  # noqa: E402
-from export.from_torch import convert_state_dict  # noqa: E402
+from biogans_tf.export.from_torch import convert_state_dict  # noqa: E402
 
 _REF_ARCH = {"dcgan": "dcgan", "dcgan-sep": "sep"}
 NZ = 100

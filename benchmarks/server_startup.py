@@ -22,9 +22,10 @@ import urllib.request
 
 from absl import app
 
-from biogans_tf.cli import define_flags, from_flags, option
+from biogans_tf.cli import define_flags, from_flags
 from biogans_tf.cpu import cpu_model
-from serving.launch import free_port, stop_server
+from biogans_tf.options import option
+from biogans_tf.serving.launch import free_port, stop_server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = "cells"
@@ -87,8 +88,8 @@ def start_once(base: str, extra: list[str], log_path: str) -> dict:
 def main(argv):
     del argv
     o = from_flags(StartupOptions)
+    from biogans_tf.export import saved_model as sm
     from biogans_tf.models import build_generator
-    from export import saved_model as sm
 
     tmp = tempfile.mkdtemp(prefix="server_startup-")
     size = tuple(int(v) for v in o.image_size)

@@ -27,7 +27,8 @@ import urllib.request
 import numpy as np
 from absl import app, logging
 
-from biogans_tf.cli import define_flags, from_flags, option
+from biogans_tf.cli import define_flags, from_flags
+from biogans_tf.options import option
 
 
 @dataclasses.dataclass
@@ -122,9 +123,9 @@ def _start_server(model_dir: str, name: str, max_batch: int):
 def bench_arch(arch: str, batches: list[int], repeats: int, base: str, n_proteins: int = 6) -> dict:
     import tensorflow as tf
 
+    from biogans_tf.export.saved_model import export_generator
     from biogans_tf.models import build_generator
-    from export.saved_model import export_generator
-    from serving.grpc_client import ServingClient
+    from biogans_tf.serving.grpc_client import ServingClient
 
     proteins = [f"p{i}" for i in range(n_proteins)]
     g = build_generator(arch, image_size=(48, 80), n_proteins=len(proteins), nz=100, ngf=64, seed=0)

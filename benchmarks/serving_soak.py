@@ -38,8 +38,9 @@ import urllib.request
 import numpy as np
 from absl import app, logging
 
-from biogans_tf.cli import define_flags, from_flags, option
-from serving.launch import free_port, stop_server
+from biogans_tf.cli import define_flags, from_flags
+from biogans_tf.options import option
+from biogans_tf.serving.launch import free_port, stop_server
 
 
 @dataclasses.dataclass
@@ -123,8 +124,8 @@ class _Versions:
 
 
 def _export(tmp: str, opts: SoakOptions) -> list[str]:
+    from biogans_tf.export.saved_model import export_generator
     from biogans_tf.models import build_generator
-    from export.saved_model import export_generator
 
     size = tuple(int(s) for s in opts.image_size)
     paths = []

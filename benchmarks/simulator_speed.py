@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from biogans_tf.data import simulator  # noqa: E402
+from biogans_tf.data.sim import writer  # noqa: E402
 
 
 def best_rate(fn, n: int, repeats: int, cpu: list | None = None) -> float:
@@ -70,7 +71,7 @@ def main(argv=None) -> int:
     try:
         n_train = max(per // 2, 1)
         rate_write = best_rate(
-            lambda: simulator.write_dataset(os.path.join(tmp, "ds"), n_train, 0, 1),
+            lambda: writer.write_dataset(os.path.join(tmp, "ds"), n_train, 0, 1),
             n_train * len(proteins),
             1,
         )

@@ -77,7 +77,7 @@ def build(arch: str, batch_size: int, n_proteins: int, width: int = 64, precisio
 
     cfg = resolve(
         dict(arch=arch, gan="wgan-gp", image_size=(48, 80), nz=100, ngf=width, ndf=width,
-             batch_size=batch_size, logdir="unused", precision=precision),
+             batch_size=batch_size, run_dir="unused", precision=precision),
     )  # fmt: skip
     before = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(POLICIES[precision])

@@ -14,8 +14,9 @@ with absl at import time, imports TensorFlow only inside its `main`, and starts 
   TensorFlow op, the op and the kernel's message) and the path of a log file with the traceback
   (`biogans_tf.failure`), exit status 1.
 
-`option` + `define_flags` generate a program's flags from its configuration dataclass (one pattern
-for every command). This module imports only absl, the standard library and the two modules above.
+`define_flags` generates a program's flags from the `biogans_tf.options.option` fields of its
+configuration dataclass (one pattern for every command). This module imports only absl, the standard
+library and small modules of this package (no TensorFlow).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from absl import app, flags
 
 from biogans_tf.cpu import prefer_onednn
 from biogans_tf.failure import failure_line
+from biogans_tf.named import Named
 
 HELP_ARGS = frozenset({"--help", "-help", "-h", "--helpshort", "-helpshort", "-?"})
 HELPFULL_ARGS = frozenset({"--helpfull", "-helpfull"})
@@ -80,35 +82,6 @@ def check_choice(flag: str, value: str, allowed: Sequence[str]) -> str:
     return value
 
 
-def option(
-    default, help: str, *, choices=None, flag=None, parse=None, text=None, lower_bound=None, multi=False
-):
-    """A dataclass field that `define_flags` turns into an absl flag (help, type and default in one place).
-
-    Args:
-        default: the field's default (also the flag's, unless `text` is given).
-        help: the flag's help text.
-        choices: allowed values: the flag is an enum, so absl refuses others while parsing.
-        flag: the flag's name where it differs from the field's; the field's name stays an alias.
-        parse: `text -> value` for fields that are not str/int/float/bool (tuples): the flag is a
-            string and `explicit_values` parses it.
-        text: the flag's default as text for such fields (e.g. '48x80').
-        lower_bound: smallest value of an int or float field: absl refuses less while parsing.
-        multi: a `list[str]` field whose flag may be repeated (each value one item), instead
-            of one comma-separated list.
-
-    Returns:
-        A `dataclasses.field`; a field without one gets no flag (e.g. a test hook).
-    """
-    meta = {"help": help, "choices": choices, "flag": flag, "parse": parse, "text": text}
-    meta.update(lower_bound=lower_bound, multi=multi)
-    return dataclasses.field(default=default, metadata=meta)
-
-
-def _flag_name(field: dataclasses.Field) -> str:
-    return field.metadata.get("flag") or field.name
-
-
 def _base_type(hint):
     """`int | None` -> int, `tuple[str, ...] | None` -> tuple: the type a flag must parse."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
@@ -120,8 +93,8 @@ def define_flags(cls, module_name: str, flag_values=None) -> None:
     """Define one absl flag per `option` field of the dataclass `cls` (the one flag generator).
 
     bool/int/float/str/list fields get flags of their type, fields with `choices` enums, fields
-    with `parse` strings; a field whose flag is renamed keeps its own name as an alias. The flags are
-    filed under `module_name` (the program's `__name__`), so the program's `--help` lists them.
+    with `parse` strings; each flag has its field's name. The flags are filed under `module_name`
+    (the program's `__name__`), so the program's `--help` lists them.
     """
     fv = flags.FLAGS if flag_values is None else flag_values
     kw = dict(flag_values=fv, module_name=flag_module_key(module_name))
@@ -130,21 +103,22 @@ def define_flags(cls, module_name: str, flag_values=None) -> None:
         meta = field.metadata
         if "help" not in meta:
             continue
-        name, default, kind = _flag_name(field), field.default, _base_type(hints[field.name])
+        name, default, kind = field.name, field.default, _base_type(hints[field.name])
+        help_ = meta["help"]
+        if isinstance(meta["choices"], Named):  # the table's names and help lines, in order
+            help_ = f"{help_}: {meta['choices'].describe()}"
         if meta["choices"]:
-            flags.DEFINE_enum(name, default, list(meta["choices"]), meta["help"], **kw)
+            flags.DEFINE_enum(name, default, list(meta["choices"]), help_, **kw)
         elif meta["parse"]:
-            flags.DEFINE_string(name, meta["text"] or default, meta["help"], **kw)
+            flags.DEFINE_string(name, meta["text"] or default, help_, **kw)
         elif kind in (int, float):
             define = flags.DEFINE_integer if kind is int else flags.DEFINE_float
-            define(name, default, meta["help"], lower_bound=meta.get("lower_bound"), **kw)
+            define(name, default, help_, lower_bound=meta.get("lower_bound"), **kw)
         else:
             define = {bool: flags.DEFINE_bool, float: flags.DEFINE_float, list: flags.DEFINE_list}
             if meta.get("multi"):
                 define[list] = flags.DEFINE_multi_string
-            define.get(kind, flags.DEFINE_string)(name, default, meta["help"], **kw)
-        if name != field.name:
-            flags.DEFINE_alias(field.name, name, **kw)  # the field's name keeps working as a flag
+            define.get(kind, flags.DEFINE_string)(name, default, help_, **kw)
 
 
 def explicit_values(cls, flag_values=None, skip=()) -> dict:
@@ -158,7 +132,7 @@ def explicit_values(cls, flag_values=None, skip=()) -> dict:
     fv = flags.FLAGS if flag_values is None else flag_values
     out = {}
     for field in dataclasses.fields(cls):
-        name = _flag_name(field)
+        name = field.name
         if field.name in skip or name not in fv or not fv[name].present:
             continue
         parse = field.metadata.get("parse")
@@ -172,7 +146,7 @@ def from_flags(cls, flag_values=None):
     values = {}
     for field in dataclasses.fields(cls):
         if "help" in field.metadata:
-            parse, value = field.metadata["parse"], fv[_flag_name(field)].value
+            parse, value = field.metadata["parse"], fv[field.name].value
             values[field.name] = parse(value) if parse else value
     return cls(**values)
 
@@ -245,6 +219,15 @@ def run(main: Callable[[list[str]], int | None], usage: str, module_name: str, a
     if onednn:
         print(onednn, file=sys.stderr, flush=True)
 
+    def parse_flags(args):
+        # absl would print "FATAL Flags parsing error" and exit 1; a usage error here is one line
+        # and exit status 2 in every command.
+        try:
+            return flags.FLAGS(args)
+        except flags.Error as e:
+            print(f"error: {e} (see --help)", file=sys.stderr)
+            sys.exit(2)
+
     def _main(remaining):
         try:
             status = main(remaining)
@@ -256,4 +239,4 @@ def run(main: Callable[[list[str]], int | None], usage: str, module_name: str, a
             status = 1
         sys.exit(0 if status is None else status)
 
-    app.run(_main, argv=argv)
+    app.run(_main, argv=argv, flags_parser=parse_flags)

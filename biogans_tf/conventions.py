@@ -26,12 +26,48 @@ from collections.abc import Callable
 
 import numpy as np
 
+from biogans_tf.named import Named
+
 PAPER_PROTEINS: tuple[str, ...] = ("Alp14", "Arp3", "Cki2", "Mkh1", "Sid2", "Tea1")
 SIM_PROTEINS: tuple[str, ...] = (*PAPER_PROTEINS, "Fim1", "Tea4")
 REFERENCE_PROTEIN = "Bgs4"
 
 FAMILIES: tuple[str, ...] = ("joint", "multichannel", "conditional")
 STRATEGIES: tuple[str, ...] = ("default", "mirrored", "multi_worker")
+
+# Named choices that select a behaviour inside one module (no object to register; the objects that
+# are registered by name, archs, losses and penalties, are in `biogans_tf.registries`).
+# fmt: off
+CRITIC_NORMS = Named("critic_norm", {
+    "none": "plain convs, as the reference",
+    "spectral": "keras.layers.SpectralNormalization around every conv",
+})
+CRITIC_BANKS = Named("critic_bank", {
+    "loop": "one critic after another (fastest at ndf=64 on CPU)",
+    "grouped": "one grouped conv per layer (needs oneDNN on CPU)",
+    "auto": "grouped where a start-up probe trains it, else loop",
+})
+LBFGS_BUDGETS = Named("lbfgs_budget", {
+    "fast": "tfp L-BFGS, --iterations per phase, line search",
+    "reference": "torch.optim.LBFGS as the reference ran it: 50 steps x 20 iterations, step 0.05, "
+                 "a batch's codes as one problem",
+})
+RED_SHARING = Named("separable_red", {
+    "per-restart": "red then green within each restart (the reference)",
+    "shared-best": "the best red of all restarts shared by every restart",
+})
+PALETTES = Named("palette", {
+    "red-green": "the microscope's colours",
+    "magenta-green": "colour-blind safe",
+    "gray": "each channel in grey",
+})
+RESIZE_POLICIES = Named("resize_policy", {
+    "pad_or_crop": "centre, pad with the background or crop",
+    "fit": "scale to fit, keep the aspect ratio, pad",
+    "stretch": "scale each side to the target",
+    "exact": "refuse images of another size",
+})
+# fmt: on
 
 DEFAULT_IMAGE_SIZE: tuple[int, int] = (48, 80)
 

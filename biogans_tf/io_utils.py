@@ -67,13 +67,13 @@ def write_keras(model, path: str, metadata: dict | None = None) -> None:
     Args:
         model: the Keras model (`model.save` is called on a temporary name in the same folder).
         path: the `.keras` file (Keras insists on the suffix).
-        metadata: stored inside the file (`biogans_tf.loader.generator_metadata`), read back by
+        metadata: stored inside the file (`biogans_tf.runs.folder.generator_metadata`), read back by
             `biogans_tf.load_generator`; None stores none.
 
     Raises:
         ValueError: `path` does not end with `.keras`.
     """
-    from biogans_tf.loader import write_metadata
+    from biogans_tf.runs.folder import write_metadata
 
     path = os.fspath(path)
     if not path.endswith(".keras"):

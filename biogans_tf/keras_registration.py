@@ -7,6 +7,8 @@ those modules from `biogans_tf/__init__.py` would make `import biogans_tf` (and 
 `install()` watches for the `keras` package: if it is already imported, the objects are registered
 at once; otherwise a one-shot import hook registers them right after `keras` finishes importing
 (and before anything else runs), so `import biogans_tf, keras; keras.saving.load_model(...)` works.
+The hook needs `importlib`'s machinery; the modules it imports are named in full below, so the
+BUILD generator and tools/import_graph.py see them as the imports they are.
 """
 
 from __future__ import annotations
@@ -16,11 +18,8 @@ import importlib.abc
 import importlib.util
 import sys
 
-# Every module that defines a `register_keras_serializable` class (relative to biogans_tf). None
-# imports tfds or the top-level programs (training/, export/, serving/). Relative names on purpose:
-# tools/gen_build.py counts dotted module names in strings as imports, and these load only once
-# Keras is loaded, so they must not make every test that imports `biogans_tf` TensorFlow-sized.
-MODULES = (".models", ".trainer.optimizers")
+# Every module that defines a `register_keras_serializable` class. None imports tfds.
+MODULES = ("biogans_tf.models", "biogans_tf.trainer.optimizers")
 
 _STATE = {"pending": False}
 
@@ -30,13 +29,12 @@ def register_now() -> None:
     _STATE["pending"] = False
     for name in MODULES:
         try:
-            importlib.import_module(name, "biogans_tf")
+            importlib.import_module(name)
         except ModuleNotFoundError as e:
             # A build that ships only part of the package (a Bazel target's runfiles hold only its
             # deps) has nothing of that module to register; a module that exists but fails to
             # import (e.name is then another module) is a real error and propagates.
-            full = "biogans_tf" + name
-            if not (e.name and e.name.startswith("biogans_tf.") and (full + ".").startswith(e.name + ".")):
+            if not (e.name and e.name.startswith("biogans_tf.") and (name + ".").startswith(e.name + ".")):
                 raise
 
 

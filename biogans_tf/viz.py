@@ -23,10 +23,9 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from biogans_tf.conventions import REFERENCE_PROTEIN, to_uint8
+from biogans_tf.conventions import PALETTES, REFERENCE_PROTEIN, to_uint8
 from biogans_tf.io_utils import write_bytes
 
-PALETTES = ("red-green", "magenta-green", "gray")
 DEFAULT_PALETTE = "red-green"
 GRAY_SEAM = 1  # px of white between the red and green panels of a gray tile
 

@@ -1,0 +1,1 @@
+"""`python -m export.<program>` entry points of a checkout; the code is in `biogans_tf.export`."""

@@ -26,10 +26,12 @@ from absl import app
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from biogans_tf.cli import define_flags, from_flags, option  # noqa: E402
+from biogans_tf.cli import define_flags, from_flags  # noqa: E402
 from biogans_tf.io_utils import write_bytes  # noqa: E402
-from serving.explorer import browser  # noqa: E402
-from serving.launch import free_port, stop_server  # noqa: E402
+from biogans_tf.options import option  # noqa: E402
+from biogans_tf.runs.folder import RunFolder  # noqa: E402
+from biogans_tf.serving.explorer import browser  # noqa: E402
+from biogans_tf.serving.launch import free_port, stop_server  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +119,7 @@ def _shoot(o: ScreenshotOptions, url: str, out: str) -> dict:
 def main(argv):
     del argv
     o = from_flags(ScreenshotOptions)
-    if not o.run_dir or not os.path.isfile(os.path.join(o.run_dir, "config.json")):
+    if not o.run_dir or not os.path.isfile(RunFolder(o.run_dir).config):
         _fail(f"--run_dir {o.run_dir}: expected a training run folder with config.json")
     # SIGTERM unwinds like Ctrl-C, so the server subprocess and the temporary export are cleaned up.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

@@ -33,8 +33,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from biogans_tf.cli import define_flags, from_flags, option  # noqa: E402
+from biogans_tf.cli import define_flags, from_flags  # noqa: E402
 from biogans_tf.conventions import PAPER_PROTEINS, SIM_PROTEINS  # noqa: E402
+from biogans_tf.options import option  # noqa: E402
 
 ONE = "Tea1"
 
@@ -54,7 +55,7 @@ SETTINGS = dict(
     # 300 critic steps at 5x the paper's learning rate: on the simulator this separates every pair of
     # different proteins (4-28) except the two look-alike pairs (Arp3-Fim1 ~0.7, Tea1-Tea4 ~1.1) and
     # keeps same-protein scores ~0.2; 100 steps left look-alike-by-pattern pairs (Tea1-Arp3) unresolved.
-    c2st=dict(n_splits=(10, 3), steps=(300, 10), ndf=(8, 4), batch_size=(16, 8), lr=(5e-4, 5e-4)),
+    c2st=dict(n_splits=(10, 3), c2st_steps=(300, 10), ndf=(8, 4), batch_size=(16, 8), lr=(5e-4, 5e-4)),
     recon=dict(max_per_protein=(12, 2), iterations=(50, 3), restarts=(5, 2)),
     # Table 3 is also run once with the reference's L-BFGS budget (50 x 20 iterations) on this model.
     recon_reference=dict(model=("dcgan-sep", "dcgan-sep"), max_per_protein=(12, 1), restarts=(5, 1)),
@@ -141,7 +142,7 @@ def _flags(**kw) -> list[str]:
 def train_all(r: Runner, s: dict, seed: int) -> dict[str, str]:
     runs = {}
     for name, (arch, gan, proteins) in MODELS.items():
-        logdir = os.path.join(r.work, "runs", name)
+        run_dir = os.path.join(r.work, "runs", name)
         flags = _flags(
             preset="cpu-demo",
             # The cpu-demo settings docs/RESULTS.md was made with (the preset has since moved to
@@ -159,10 +160,10 @@ def train_all(r: Runner, s: dict, seed: int) -> dict[str, str]:
             ngf=s["ngf"],
             ndf=s["ndf"],
             seed=seed,
-            logdir=logdir,
+            run_dir=run_dir,
         )
-        r.run(f"train {name}", ["training.run", *flags], os.path.join(logdir, "results.json"))
-        runs[name] = logdir
+        r.run(f"train {name}", ["training.run", *flags], os.path.join(run_dir, "results.json"))
+        runs[name] = run_dir
     return runs
 
 

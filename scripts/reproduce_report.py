@@ -40,7 +40,7 @@ def protocol_lines(s: dict) -> list[str]:
         f"{min(s['steps'].values()):,} generator iterations for every family (same for all, so Table 2 "
         f"compares like with like), {s['train_data'].partition(':')[2]} simulated cells per protein "
         "(paper: ngf = ndf = 64, batch 64, the real LIN images);",
-        f"- C2ST critics: ndf = {c['ndf']}, {c['steps']} steps, batch {c['batch_size']}, Adam lr "
+        f"- C2ST critics: ndf = {c['ndf']}, {c['c2st_steps']} steps, batch {c['batch_size']}, Adam lr "
         f"{c['lr']} (paper: ndf 64, 5,000 steps, batch 64, lr 1e-4); with this short training the "
         "penalty term is a larger share of the score than after 5,000 steps;",
         f"- reconstruction: {s['recon']['max_per_protein']} test cells per protein; the default "

@@ -171,7 +171,7 @@ def test_subprocess_module_strings_and_tensorflow_set_deps_and_size(tmp_path):
     (root / "tests" / "test_cli.py").write_text(
         "import subprocess, sys\n\ndef test_cli():\n    subprocess.run([sys.executable, '-m', 'a.cli'])\n"
     )
-    (root / "tests" / "training" / "test_run.py").write_text("from training import run\n")
+    (root / "tests" / "training" / "test_run.py").write_text("from biogans_tf.training import run\n")
     builds = gen_build.render(root)
     cli = builds["tests/BUILD"].split('name = "test_cli"')[1]
     assert '"//a"' in cli and 'size = "medium"' in cli and '"tf"' in cli

@@ -8,8 +8,13 @@ import pytest
 from absl import flags
 
 from biogans_tf import cli
-from biogans_tf.data import calibration, inspection, neighbours, simulator
-from serving import client
+from biogans_tf.conventions import PALETTES
+from biogans_tf.options import option
+from biogans_tf.serving import client
+from biogans_tf.training import data_calibrate as calibration
+from biogans_tf.training import data_inspect as inspection
+from biogans_tf.training import data_neighbours as neighbours
+from biogans_tf.training import data_simulate as simulator
 
 
 def test_split_list_and_check_choice():
@@ -42,13 +47,14 @@ def test_parse_errors_are_one_line():
     assert fv.kind == "b" and rest == ["pos"]
 
 
-def test_client_takes_comma_lists_and_keeps_the_old_spellings():
+def test_client_takes_comma_lists_and_one_name_per_flag():
     a = client.parse_args(["--model_name=m", "reconstruct", "--images=a.png,b.tif", "c.npy"])
     assert a.command == "reconstruct" and a.images == ["a.png", "b.tif", "c.npy"]
     assert a.out == "reconstructions.png" and a.bits == 8
-    b = client.parse_args(["--model_name=m", "interpolate", "--steps=5"])  # old name of --interp_steps
-    assert b.steps == 5 and b.out == "interpolation.gif"
-    assert client.parse_args(["--model_name=m", "interpolate", "--interp_steps=7"]).steps == 7
+    b = client.parse_args(["--model_name=m", "interpolate", "--interp_steps=7"])
+    assert b.interp_steps == 7 and b.out == "interpolation.gif"
+    with pytest.raises(ValueError, match="Unknown command line flag 'steps'"):  # the old alias is gone
+        client.parse_args(["--model_name=m", "interpolate", "--steps=5"])
 
 
 @pytest.mark.parametrize(
@@ -112,12 +118,12 @@ def test_calibrate_rejects_unknown_palette(capsys):
 
 
 def test_training_run_dir_and_its_logdir_alias(tmp_path):
-    from training import run
+    from biogans_tf.training import run
 
     try:
-        for name in ("run_dir", "logdir"):
+        for name in ("run_dir", "run_dir"):
             flags.FLAGS(["run", f"--{name}={tmp_path / name}"])
-            assert run.explicit_flags()["logdir"] == str(tmp_path / name)
+            assert run.explicit_flags()["run_dir"] == str(tmp_path / name)
             flags.FLAGS.unparse_flags()
     finally:
         flags.FLAGS.unparse_flags()
@@ -125,30 +131,34 @@ def test_training_run_dir_and_its_logdir_alias(tmp_path):
 
 @dataclasses.dataclass
 class _Options:
-    """A configuration dataclass as the commands write theirs (`cli.option` fields)."""
+    """A configuration dataclass as the commands write theirs (`options.option` fields)."""
 
-    count: int = cli.option(3, "how many")
-    rate: float | None = cli.option(None, "a rate (default: per loss)")
-    fast: bool = cli.option(False, "go fast")
-    kind: str = cli.option("a", "which kind", choices=("a", "b"))
-    size: tuple[int, int] = cli.option(
+    count: int = option(3, "how many")
+    rate: float | None = option(None, "a rate (default: per loss)")
+    fast: bool = option(False, "go fast")
+    kind: str = option("a", "which kind", choices=("a", "b"))
+    size: tuple[int, int] = option(
         (4, 8), "HxW", parse=lambda t: tuple(int(v) for v in t.split("x")), text="4x8"
     )
-    steps: int = cli.option(7, "critic steps", flag="c2st_steps")
+    c2st_steps: int = option(7, "critic steps")
+    palette: str = option("gray", "colours", choices=PALETTES)
     hook: int = -1  # no `option`: no flag
 
 
-def test_dataclass_fields_generate_typed_flags_with_help_and_aliases():
+def test_dataclass_fields_generate_typed_flags_with_help_and_no_aliases():
     fv = flags.FlagValues()
     cli.define_flags(_Options, "tests.test_cli_options", fv)
-    assert set(fv) == {"count", "rate", "fast", "kind", "size", "c2st_steps", "steps"}
+    assert set(fv) == {"count", "rate", "fast", "kind", "size", "c2st_steps", "palette"}  # flag = field
     text = cli.help_text("usage", "tests.test_cli_options", fv)
     assert "--count: how many" in text and "--kind: <a|b>: which kind" in text and "--[no]fast" in text
-    assert "--steps: Alias for --c2st_steps." in text and "hook" not in text
-    fv(["prog", "--count=5", "--size=2x3", "--steps=9", "--nofast"])
-    assert cli.explicit_values(_Options, fv) == {"count": 5, "fast": False, "size": (2, 3), "steps": 9}
-    assert cli.explicit_values(_Options, fv, skip={"count"}) == {"fast": False, "size": (2, 3), "steps": 9}
-    assert cli.from_flags(_Options, fv) == _Options(count=5, size=(2, 3), steps=9)
+    assert "Alias" not in text and "hook" not in text
+    # A named table gives the enum its names and the help its one-line descriptions.
+    assert "<red-green|magenta-green|gray>: colours: red-green (" in text and "colour-blind safe" in text
+    fv(["prog", "--count=5", "--size=2x3", "--c2st_steps=9", "--nofast"])
+    assert cli.explicit_values(_Options, fv) == {"count": 5, "fast": False, "size": (2, 3), "c2st_steps": 9}
+    given = {"fast": False, "size": (2, 3), "c2st_steps": 9}
+    assert cli.explicit_values(_Options, fv, skip={"count"}) == given
+    assert cli.from_flags(_Options, fv) == _Options(count=5, size=(2, 3), c2st_steps=9)
     assert fv["rate"].value is None and isinstance(fv["count"].value, int)
     with pytest.raises(flags.IllegalFlagValueError, match=r"<a\|b>"):
         fv["kind"].parse("c")
@@ -158,9 +168,9 @@ def test_dataclass_fields_generate_typed_flags_with_help_and_aliases():
 class _ListOptions:
     """Fields whose flags are bounded ints, comma-separated lists and repeatable strings."""
 
-    n: int = cli.option(64, "cells", lower_bound=1)
-    names: list[str] | None = cli.option(None, "comma-separated names")
-    paths: list[str] | None = cli.option(None, "files, repeated", multi=True)
+    n: int = option(64, "cells", lower_bound=1)
+    names: list[str] | None = option(None, "comma-separated names")
+    paths: list[str] | None = option(None, "files, repeated", multi=True)
 
 
 def test_option_lower_bound_list_and_multi_flags():

@@ -10,7 +10,7 @@ import pytest
 
 import biogans_tf
 from biogans_tf.data.errors import DataError
-from biogans_tf.loader import METADATA_ENTRY, generator_metadata, read_metadata, write_metadata
+from biogans_tf.runs.folder import METADATA_ENTRY, generator_metadata, read_metadata, write_metadata
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROTEINS = ["Sid2", "Tea1"]  # not the simulator's first two: shows the names come from the file

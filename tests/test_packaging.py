@@ -98,7 +98,7 @@ def test_help_is_fast_exits_0_and_imports_no_tensorflow(script, args, flag, tmp_
     assert seconds < HELP_LIMIT_S, f"{script} {args} --help took {seconds:.1f} s"
 
 
-@pytest.mark.parametrize("module", ["export.from_torch", "training.run", "biogans_tf.data.simulator"])
+@pytest.mark.parametrize("module", ["export.from_torch", "training.run", "biogans_tf.training.data_simulate"])
 def test_python_dash_m_help_works(module, tmp_path):
     p = subprocess.run([sys.executable, "-m", module, "--help"], cwd=tmp_path, env=_env(),
                        capture_output=True, text=True, timeout=120)  # fmt: skip

@@ -61,7 +61,7 @@ def test_training_prints_log_lines_without_a_terminal_and_labels_its_samples(tmp
     run = tmp_path / "run"
     p = subprocess.run(
         [sys.executable, "-m", "training.run", "--arch=star", "--proteins=Alp14,Arp3", "--sample_every=4",
-         "--palette=magenta-green", f"--logdir={run}", *TINY],
+         "--palette=magenta-green", f"--run_dir={run}", *TINY],
         cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=400,
     )  # fmt: skip
     assert p.returncode == 0, p.stderr[-2000:]
@@ -82,7 +82,7 @@ def test_training_prints_log_lines_without_a_terminal_and_labels_its_samples(tmp
 
 def test_training_shows_a_bar_on_a_terminal(tmp_path):
     rc, out, err = _run_with_tty_stderr(
-        ["-m", "training.run", "--arch=dcgan", "--proteins=Alp14", f"--logdir={tmp_path / 'r'}", *TINY], 400
+        ["-m", "training.run", "--arch=dcgan", "--proteins=Alp14", f"--run_dir={tmp_path / 'r'}", *TINY], 400
     )
     assert rc == 0, err[-2000:]
     assert "train:" in err and "4/4" in err and "it/s" in err and "d_loss=" in err, err[-2000:]
@@ -92,7 +92,7 @@ def test_training_shows_a_bar_on_a_terminal(tmp_path):
 
 def test_bad_palette_is_one_line_naming_the_allowed_values(tmp_path):
     p = subprocess.run(
-        [sys.executable, "-m", "training.run", "--palette=rainbow", f"--logdir={tmp_path / 'r'}"],
+        [sys.executable, "-m", "training.run", "--palette=rainbow", f"--run_dir={tmp_path / 'r'}"],
         cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert p.returncode == 2

@@ -1,53 +1,6 @@
-"""Data tools in one command: `biogans-data COMMAND [flags]` (or `python -m training.data COMMAND`).
+"""`python -m training.data`: runs `biogans_tf.training.data`; see its docstring."""
 
-    biogans-data simulate --out data/sim --n_train 1000 --n_test 200 --seed 0 --joint
-    biogans-data inspect /data/LIN_Normalized_WT_size-48-80.zip --verify
-    biogans-data neighbours --data data/sim --split train --k 5 --out nn.npz
-    biogans-data calibrate --n 500 --seed 0 --figure runs/calibration/real_vs_sim.png
-
-Commands (each is also `python -m biogans_tf.data.<module>`, with the same flags):
-  simulate    write a simulated LIN-like dataset           (biogans_tf.data.simulator)
-  inspect     summarise / verify a dataset                 (biogans_tf.data.inspection)
-  neighbours  mine red-channel nearest neighbours          (biogans_tf.data.neighbours)
-  calibrate   compare simulated with the real LIN cells    (biogans_tf.data.calibration)
-
-`biogans-data COMMAND --help` lists the flags of one command.
-"""
-
-from __future__ import annotations
-
-import importlib
-import sys
-
-COMMANDS = {
-    "simulate": "biogans_tf.data.simulator",
-    "inspect": "biogans_tf.data.inspection",
-    "neighbours": "biogans_tf.data.neighbours",
-    "calibrate": "biogans_tf.data.calibration",
-}
-
-
-def main(argv=None) -> int:
-    """Dispatch `argv` (without the program name) to the command's `main`; returns the exit status."""
-    from biogans_tf.cli import quiet_tensorflow
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    quiet_tensorflow()
-    if not argv or argv[0] in ("--help", "-h", "--helpshort", "--helpfull", "help"):
-        print(__doc__.strip())
-        return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
-    if command not in COMMANDS:
-        print(f"error: unknown command {command!r}; expected one of {', '.join(COMMANDS)}", file=sys.stderr)
-        return 2
-    status = importlib.import_module(COMMANDS[command]).main(rest)
-    return int(status or 0)
-
-
-def cli() -> None:
-    """Console script `biogans-data`."""
-    sys.exit(main())
-
+from biogans_tf.training.data import cli
 
 if __name__ == "__main__":
     cli()

@@ -38,6 +38,7 @@ import numpy as np
 import tifffile
 from PIL import Image
 
+from biogans_tf.conventions import RESIZE_POLICIES
 from biogans_tf.data.cellset import CellSet
 from biogans_tf.data.errors import DataError
 from biogans_tf.data.lin import SPLITS, label_files, select_proteins
@@ -45,7 +46,6 @@ from biogans_tf.data.lin_png import png_header, run_chunked
 from biogans_tf.data.store import Store
 
 IMAGE_EXTENSIONS = (".png", ".tif", ".tiff")
-RESIZE_POLICIES = ("pad_or_crop", "fit", "stretch", "exact")
 MAX_CHANNEL_AXIS = 8
 # TIFF axis letters (tifffile's, from ImageJ / OME metadata) that are never channels.
 STACK_AXES = {"Z": "Z stack", "T": "time series"}

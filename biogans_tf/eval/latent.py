@@ -20,6 +20,7 @@ import math
 
 import tensorflow as tf
 
+from biogans_tf.conventions import LBFGS_BUDGETS, RED_SHARING
 from biogans_tf.eval import lbfgs_reference
 
 MODES = ("regular", "separable")
@@ -28,11 +29,11 @@ MODES = ("regular", "separable")
 # optimiser (`lbfgs_reference`: torch.optim.LBFGS, lr 0.05, no line search, history 100), 50 steps of
 # up to 20 iterations, the codes of a batch as one problem, on its loss: the mean over the batch and
 # pixels of the squared error in [-1, 1] units.
-BUDGETS = ("fast", "reference")
+BUDGETS = LBFGS_BUDGETS
 REFERENCE_OUTER_STEPS, REFERENCE_INNER_ITERATIONS = 50, 20
-# Separable reconstruction: "per-restart" = red then green within each restart (the reference);
-# "shared-best" = the best red over all restarts, then green from every restart's green start.
-RED_SHARING = ("per-restart", "shared-best")
+# Separable reconstruction: RED_SHARING (biogans_tf.conventions) "per-restart" = red then green
+# within each restart (the reference); "shared-best" = the best red over all restarts, then green
+# from every restart's green start.
 INTERPOLATIONS = ("linear", "spherical")
 
 # L-BFGS stops a row when max|grad| falls below this. The objective is a mean over pixels, so its

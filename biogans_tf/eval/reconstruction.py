@@ -243,7 +243,7 @@ def evaluate_run(
     """Table 3 for one generator run on a test set, with Figures 5 and 6.
 
     Args:
-        run: a `biogans_tf.eval.runs.GeneratorRun`.
+        run: a `biogans_tf.runs.generator.GeneratorRun`.
         test, train: `CellSet`s with the run's proteins (train gives the nearest-neighbour baseline).
         modes: reconstruction modes; "separable" is skipped (and reported so) for non-separable archs.
         iterations, restarts, seed, batch: as `reconstruct_set`.

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 
 def no_penalty(critic, real, fake, seed, eps=None) -> tf.Tensor:
-    """The `none` penalty: a float32 zero (the signature of every `registry.PENALTIES` entry)."""
+    """The `none` penalty: a float32 zero (the signature of every `registries.PENALTIES` entry)."""
     del critic, real, fake, seed, eps
     return tf.constant(0.0, tf.float32)
 
@@ -56,8 +56,8 @@ class GanLoss:
         optimizer: `adam` or `rmsprop` (the reference's choice for this loss).
         lr_d, lr_g: learning rates of the critic and the generator.
         beta1, beta2: Adam betas (unused by RMSProp).
-        penalty_type: the critic penalty, a name in `registry.PENALTIES` (`none`, `gp`, `r1`);
-            `gp_lambda` is its weight.
+        penalty_type: the critic penalty, a name in `biogans_tf.registries.PENALTIES` (`none`, `gp`,
+            `r1`; checked by `registry.get_loss`); `gp_lambda` is its weight.
     """
 
     name: str
@@ -86,10 +86,6 @@ class GanLoss:
             raise ValueError(f"--gp_lambda must be >= 0, got {self.gp_lambda}")
         if self.optimizer not in ("adam", "rmsprop"):
             raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {self.optimizer!r}")
-        from biogans_tf.losses.registry import PENALTIES  # the registry imports this module
-
-        if self.penalty_type not in PENALTIES:
-            raise ValueError(f"--penalty={self.penalty_type!r}: expected one of {', '.join(PENALTIES)}")
 
     # ------------------------------------------------------------------ schedule
     def critic_steps(self, gen_step: int) -> int:
@@ -122,17 +118,6 @@ class GanLoss:
     def generator_loss(self, fake_scores: tf.Tensor) -> tf.Tensor:
         """Generator loss (scalar float32) from the critic's scores of fakes."""
         raise NotImplementedError
-
-    def penalty(
-        self, critic, real: tf.Tensor, fake: tf.Tensor, seed: tf.Tensor, eps: tf.Tensor | None = None
-    ) -> tf.Tensor:
-        """Scalar float32 penalty `penalty_type` (before multiplying by `gp_lambda`); 0 for `none`.
-
-        `eps` optionally fixes the interpolation weights (see `wgan_gp.gradient_penalties`).
-        """
-        from biogans_tf.losses.registry import PENALTIES
-
-        return PENALTIES[self.penalty_type](critic, real, fake, seed, eps)
 
     def score_gap(self, real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
         """mean real score - mean fake score; for WGANs the Wasserstein-distance estimate."""

@@ -1,21 +1,9 @@
-"""Name -> loss registry used by `--gan`."""
+"""Losses and critic penalties by name (`--gan`, `--penalty`; the names are `biogans_tf.registries`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from biogans_tf.losses.base import GanLoss, no_penalty
-from biogans_tf.losses.gan import CrossEntropyGan
-from biogans_tf.losses.r1 import r1_penalty
-from biogans_tf.losses.wgan import Wgan
-from biogans_tf.losses.wgan_gp import WganGp, gp_penalty
-
-# One line per objective (`--gan`): a new one is one file in this package plus one entry here.
-LOSSES: dict[str, type[GanLoss]] = {"gan": CrossEntropyGan, "wgan": Wgan, "wgan-gp": WganGp}
-
-# One line per critic penalty (`--penalty`, weight `--gp_lambda`), the same way. Each entry is
-# `fn(critic, real, fake, seed, eps=None) -> scalar float32`, computed in float32.
-PENALTIES: dict[str, Callable] = {"none": no_penalty, "gp": gp_penalty, "r1": r1_penalty}
+from biogans_tf.losses.base import GanLoss
+from biogans_tf.registries import LOSSES, PENALTIES
 
 
 def get_loss(name: str, **overrides) -> GanLoss:
@@ -29,6 +17,14 @@ def get_loss(name: str, **overrides) -> GanLoss:
     Raises:
         ValueError: unknown name (the message lists the known ones) or an invalid field value.
     """
-    if name not in LOSSES:
-        raise ValueError(f"--gan={name!r} is not a known loss; expected one of {sorted(LOSSES)}")
-    return LOSSES[name]().replace(**overrides)
+    loss = LOSSES[name]().replace(**overrides)
+    PENALTIES.check(loss.penalty_type)
+    return loss
+
+
+def penalty(loss: GanLoss, critic, real, fake, seed, eps=None):
+    """Scalar float32 penalty `loss.penalty_type` (before multiplying by `loss.gp_lambda`); 0 for none.
+
+    `eps` optionally fixes the interpolation weights (see `wgan_gp.gradient_penalties`).
+    """
+    return PENALTIES[loss.penalty_type](critic, real, fake, seed, eps)

@@ -1,11 +1,10 @@
-"""Generators and critics of the paper, and the registry of named architectures.
+"""Generators and critics of the paper, built by architecture name.
 
 Use `build_generator(arch, ...)`, `build_critic(arch, ...)` and `critic_view(arch, images)`;
-`ARCHS` lists the names (dcgan, dcgan-sep, multichannel, multichannel-sep, star, independent,
-independent-sep; registered in `archs.py`). `register(ArchSpec(...))` adds one.
+`ARCHS` (`biogans_tf.registries`) lists the names (dcgan, dcgan-sep, multichannel,
+multichannel-sep, star, independent, independent-sep; their specs are in `archs.py`).
 """
 
-from biogans_tf.models import archs  # noqa: F401  (registers the paper's architectures in ARCHS)
 from biogans_tf.models.critic_bank import CriticBank
 from biogans_tf.models.critics import DCGANCritic
 from biogans_tf.models.dcgan import DCGANGenerator
@@ -13,8 +12,6 @@ from biogans_tf.models.independent import IndependentGenerator
 from biogans_tf.models.layers import BatchNorm, SeparableConvTranspose, StarBlock
 from biogans_tf.models.registry import (
     ARCHS,
-    LAYOUTS,
-    ArchSpec,
     arch_of,
     build_critic,
     build_generator,
@@ -25,6 +22,7 @@ from biogans_tf.models.registry import (
     register,
     unregister,
 )
+from biogans_tf.models.spec import LAYOUTS, ArchSpec
 from biogans_tf.models.star import StarGenerator
 
 __all__ = [

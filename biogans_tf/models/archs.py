@@ -1,13 +1,13 @@
-"""The seven generator architectures of the paper, registered by name (`--arch`).
+"""The seven generator architectures of the paper, one `ArchSpec` each (`--arch` names them).
 
-Each entry is one `register(ArchSpec(...))` line: the generator class and its builder; the critic,
-critic view and output channels follow from the family and layout (`biogans_tf.models.registry`).
-A new architecture is a module with its generator plus one such line (here or in its own module).
+Each spec gives the generator class and its builder; the critic, critic view and output channels
+follow from the family and layout (`spec.py`). `biogans_tf.registries.ARCHS` maps each name to its
+constant here. A new architecture is a module with its generator and spec, plus one registry line.
 """
 
 from biogans_tf.models.dcgan import DCGANGenerator
 from biogans_tf.models.independent import IndependentGenerator
-from biogans_tf.models.registry import ArchSpec, register
+from biogans_tf.models.spec import ArchSpec
 from biogans_tf.models.star import StarGenerator
 
 
@@ -57,14 +57,15 @@ _STAR = dict(family="conditional", layout="multichannel", generator_class=StarGe
 _IND = dict(family="conditional", layout="per_protein", generator_class=IndependentGenerator)
 
 # fmt: off
-register(ArchSpec("dcgan", **_JOINT, make_generator=_dc_g(False, False), identify=_dc_is(False, False)))
-register(ArchSpec("dcgan-sep", **_JOINT, separable=True, make_generator=_dc_g(True, False),
-                  identify=_dc_is(True, False)))
-register(ArchSpec("multichannel", **_MULTI, make_generator=_dc_g(False, True), identify=_dc_is(False, True)))
-register(ArchSpec("multichannel-sep", **_MULTI, separable=True, make_generator=_dc_g(True, True),
-                  identify=_dc_is(True, True)))
-register(ArchSpec("star", **_STAR, separable=True, make_generator=_builder(StarGenerator, _proteins)))
-register(ArchSpec("independent", **_IND, make_generator=_ind_g(False), identify=_ind_is(False)))
-register(ArchSpec("independent-sep", **_IND, separable=True, make_generator=_ind_g(True),
-                  identify=_ind_is(True)))
+DCGAN = ArchSpec("dcgan", **_JOINT, make_generator=_dc_g(False, False), identify=_dc_is(False, False))
+DCGAN_SEP = ArchSpec("dcgan-sep", **_JOINT, separable=True, make_generator=_dc_g(True, False),
+                     identify=_dc_is(True, False))
+MULTICHANNEL = ArchSpec("multichannel", **_MULTI, make_generator=_dc_g(False, True),
+                        identify=_dc_is(False, True))
+MULTICHANNEL_SEP = ArchSpec("multichannel-sep", **_MULTI, separable=True, make_generator=_dc_g(True, True),
+                            identify=_dc_is(True, True))
+STAR = ArchSpec("star", **_STAR, separable=True, make_generator=_builder(StarGenerator, _proteins))
+INDEPENDENT = ArchSpec("independent", **_IND, make_generator=_ind_g(False), identify=_ind_is(False))
+INDEPENDENT_SEP = ArchSpec("independent-sep", **_IND, separable=True, make_generator=_ind_g(True),
+                           identify=_ind_is(True))
 # fmt: on

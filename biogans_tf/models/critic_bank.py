@@ -31,12 +31,13 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from biogans_tf.conventions import derive_seed
+from biogans_tf.conventions import CRITIC_BANKS, derive_seed
 from biogans_tf.failure import error_summary
 from biogans_tf.models.critics import LEAKY_SLOPE, CriticArch, DCGANCritic, critic_initializers
 from biogans_tf.models.layers import BatchNorm
 
-EXECUTIONS = ("loop", "grouped")
+# How a bank runs its critics: the `--critic_bank` names but `auto`, which the trainer resolves.
+EXECUTIONS = tuple(name for name in CRITIC_BANKS if name != "auto")
 
 
 def grouped_training_error(dtype="float32") -> str | None:

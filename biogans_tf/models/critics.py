@@ -11,13 +11,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from biogans_tf.conventions import derive_seed
+from biogans_tf.conventions import CRITIC_NORMS, derive_seed
 from biogans_tf.models.init import conv_initializer, gamma_initializer
 from biogans_tf.models.layers import BatchNorm, conv
 from biogans_tf.models.tower import critic_channels
 
 LEAKY_SLOPE = 0.2
-CRITIC_NORMS = ("none", "spectral")
 
 
 def normed(layer: keras.layers.Layer, norm: str) -> keras.layers.Layer:

@@ -128,7 +128,7 @@ class ProgressLogger(IterationCallback):
 
 
 class TensorBoardLogger(IterationCallback):
-    """Writes scalars (d_loss, g_loss, gp, wdist, steps_per_s, images_per_s) to `logdir`.
+    """Writes scalars (d_loss, g_loss, gp, wdist, steps_per_s, images_per_s) to `run_dir`.
 
     Every `every` generator iterations, at step = generator iteration. Summaries are tensor events
     (read them with EventAccumulator's `Tensors`).

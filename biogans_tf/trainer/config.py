@@ -16,18 +16,24 @@ import math
 import os
 
 from biogans_tf import conventions
-from biogans_tf.cli import option
-from biogans_tf.conventions import PAPER_PROTEINS, STRATEGIES
+from biogans_tf.conventions import (
+    CRITIC_BANKS,
+    CRITIC_NORMS,
+    PALETTES,
+    PAPER_PROTEINS,
+    RESIZE_POLICIES,
+    STRATEGIES,
+)
+from biogans_tf.named import UnknownNameError
+from biogans_tf.options import option
+from biogans_tf.registries import ARCHS, LOSSES, PENALTIES
+from biogans_tf.runs.folder import CONFIG_FILE, RunFolder
 from biogans_tf.trainer.errors import ConfigError
 from biogans_tf.trainer.precision import PRECISIONS, resolve_precision
 from biogans_tf.trainer.presets import FAMILY_PRESETS, PRESETS
 
-# The registries (biogans_tf.models / losses) import Keras and TensorFlow: the functions below import
-# them when called, so `biogans-train --help` and flag parsing stay fast.
-
-CRITIC_NORMS = ("none", "spectral")  # = biogans_tf.models.critics.CRITIC_NORMS
-CRITIC_BANKS = ("loop", "grouped", "auto")  # biogans_tf.models.critic_bank.EXECUTIONS + auto
-PENALTIES = ("none", "gp", "r1")  # = biogans_tf.losses.registry.PENALTIES (no TF import for flags)
+# Names are checked against `biogans_tf.registries` / `conventions` (no TensorFlow); the loss
+# classes and arch specs load when first needed, after the names are known to be good.
 
 # Fields taken from the loss (`biogans_tf.losses`) when neither the preset nor a flag sets them.
 LOSS_FIELDS = (
@@ -48,7 +54,7 @@ _LOSS_NAMES = {"penalty": "penalty_type"}
 
 # Fields that may change when a run is resumed (they do not alter what is being trained).
 RESUMABLE_CHANGES = frozenset(
-    "steps logdir resume preset sample_every palette checkpoint_every keep_checkpoints log_every "
+    "steps run_dir resume preset sample_every palette checkpoint_every keep_checkpoints log_every "
     "jit_compile strategy deterministic".split()
 )
 
@@ -56,6 +62,8 @@ RESUMABLE_CHANGES = frozenset(
 # Fields of older config.json files that no longer mean anything (the test hooks left the
 # program; tests inject faults through the data instead): ignored when a run is resumed.
 RETIRED_FIELDS = frozenset({"debug_nan_at", "debug_step_delay"})
+# Fields of older config.json files under their old names (the flag names are the field names now).
+RENAMED_FIELDS = {"logdir": "run_dir"}
 
 
 def preset_values(preset: str, arch: str) -> dict:
@@ -71,10 +79,8 @@ def preset_values(preset: str, arch: str) -> dict:
     """
     if preset and preset not in PRESETS:
         raise ConfigError(f"--preset={preset!r}: expected one of {sorted(PRESETS)}")
-    from biogans_tf.models.registry import ARCHS
-
     values = dict(PRESETS.get(preset, {}))
-    spec = ARCHS.get(arch)
+    spec = ARCHS.get(arch)  # loads the spec (Keras) only for a registered name
     if spec is not None:
         values.update(FAMILY_PRESETS.get(preset, {}).get(spec.family, {}))
     return values
@@ -113,19 +119,9 @@ def parse_proteins(text) -> tuple[str, ...] | None:
     return tuple(items)
 
 
-_ARCH_HELP = "dcgan, dcgan-sep, multichannel, multichannel-sep, star, independent, independent-sep"
 _DATA_HELP = "sim, sim:<n_per_protein>, a LIN folder/zip, tfds:<name>, tiff:<folder>"
 _STRATEGY_HELP = (
     "tf.distribute: default (one device), mirrored (all local GPUs / logical CPUs), multi_worker (TF_CONFIG)"
-)
-_PENALTY_HELP = (
-    "critic penalty, weight --gp_lambda: gp (WGAN-GP, on interpolates), r1 (gamma/2 E|grad D(real)|^2, "
-    "Mescheder et al. 2018) or none (default: per loss; gp for wgan-gp)"
-)
-_NORM_HELP = "critic weights: none or spectral (keras.layers.SpectralNormalization around every conv)"
-_BANK_HELP = (
-    "star/independent critics: loop (fastest at ndf=64 on CPU), grouped (one conv per layer; needs "
-    "oneDNN on CPU) or auto (grouped where a start-up probe trains it, else loop)"
 )
 _PRECISION_HELP = "bf16 = bfloat16 convs, float32 weights and penalty; auto = bf16 where the CPU/GPU has it"
 
@@ -135,11 +131,11 @@ class TrainConfig:
     """Every setting of a training run (the content of `RUN/config.json`).
 
     `None` in a loss field means "the loss's default" until `resolve` fills it in. Each `option`
-    field is a flag of `python -m training.run` with the same name (`logdir` is `--run_dir`).
+    field is a flag of `python -m training.run` with the same name (`run_dir` is `--run_dir`).
     """
 
-    arch: str = option("star", _ARCH_HELP)
-    gan: str = option("wgan-gp", "loss: gan, wgan or wgan-gp")
+    arch: str = option("star", "generator architecture", choices=ARCHS)
+    gan: str = option("wgan-gp", "adversarial loss", choices=LOSSES)
     data: str = option("sim", _DATA_HELP)
     proteins: tuple[str, ...] | None = option(
         PAPER_PROTEINS, "comma-separated protein names (order = channels); 'all'", parse=parse_proteins,
@@ -160,9 +156,7 @@ class TrainConfig:
         parse=parse_percentiles,
         text="0.5,99.5",
     )
-    resize_policy: str = option(
-        "pad_or_crop", "own data: how crops fit", choices=("pad_or_crop", "fit", "stretch", "exact")
-    )
+    resize_policy: str = option("pad_or_crop", "own data: how crops fit", choices=RESIZE_POLICIES)
     batch_size: int = option(64, "images per critic step (per protein for star/independent)")
     steps: int = option(50000, "generator iterations (the reference's netG_iter)")
     nz: int = option(100, "latent size")
@@ -172,8 +166,8 @@ class TrainConfig:
     critic_batchnorm: bool | None = option(
         None, "BatchNorm in the critic (default: per loss; off for wgan-gp)"
     )
-    critic_norm: str = option("none", _NORM_HELP, choices=CRITIC_NORMS)
-    critic_bank: str = option("loop", _BANK_HELP, choices=CRITIC_BANKS)
+    critic_norm: str = option("none", "critic weights", choices=CRITIC_NORMS)
+    critic_bank: str = option("loop", "how star/independent critics run", choices=CRITIC_BANKS)
     optimizer: str | None = option(
         None, "default: per loss (adam; rmsprop for wgan)", choices=("adam", "rmsprop")
     )
@@ -186,17 +180,18 @@ class TrainConfig:
         None, "WGAN: critic steps in the first 25 and every 500th iteration; 0=off"
     )
     gp_lambda: float | None = option(None, "gradient-penalty weight (default: 10 for wgan-gp)")
-    penalty: str | None = option(None, _PENALTY_HELP, choices=PENALTIES)
+    penalty: str | None = option(
+        None, "critic penalty, weight --gp_lambda (default: per loss; gp for wgan-gp)", choices=PENALTIES
+    )
     clip: float | None = option(None, "critic weight clipping bound (default: 0.01 for wgan)")
     seed: int = option(0, "seed of init, noise and data order")
-    # `--run_dir` (the name every command uses); config.json keeps `logdir`, also a flag alias.
-    logdir: str = option("", "run directory (default runs/<arch>-<gan>-<timestamp>)", flag="run_dir")
+    run_dir: str = option("", "run directory (default runs/<arch>-<gan>-<timestamp>)")
     resume: bool = option(False, "continue the run in --run_dir from its newest checkpoint")
     ema: bool = option(False, "keep an exponential moving average of the generator (samples + export)")
     ema_decay: float = option(0.999, "EMA decay")
     preset: str = option("", f"settings bundle: {', '.join(sorted(PRESETS))} (flags override it)")
     sample_every: int = option(500, "sample grid period (generator iterations)")
-    palette: str = option("red-green", "sample grids: red-green (paper), magenta-green, gray")
+    palette: str = option("red-green", "colours of the sample grids", choices=PALETTES)
     checkpoint_every: int = option(1000, "checkpoint period (generator iterations)")
     keep_checkpoints: int = option(3, "checkpoints kept")
     log_every: int = option(50, "progress line / TensorBoard scalar period")
@@ -209,6 +204,11 @@ class TrainConfig:
     )
     precision: str = option("float32", _PRECISION_HELP, choices=PRECISIONS)
 
+    @property
+    def folder(self) -> RunFolder:
+        """The run folder's paths (`biogans_tf.runs.folder`)."""
+        return RunFolder(self.run_dir)
+
     def to_json(self) -> dict:
         """JSON-ready dict (tuples as lists)."""
         d = dataclasses.asdict(self)
@@ -217,10 +217,10 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_json(cls, d: dict, path: str = "config.json") -> TrainConfig:
+    def from_json(cls, d: dict, path: str = CONFIG_FILE) -> TrainConfig:
         """Inverse of `to_json`; unknown keys are an error naming `path`."""
         names = {f.name for f in dataclasses.fields(cls)}
-        d = {k: v for k, v in d.items() if k not in RETIRED_FIELDS}
+        d = {RENAMED_FIELDS.get(k, k): v for k, v in d.items() if k not in RETIRED_FIELDS}
         unknown = sorted(set(d) - names)
         if unknown:
             raise ConfigError(f"{path}: unknown keys {unknown}")
@@ -247,6 +247,7 @@ def resolve(explicit: dict, preset: str = "") -> TrainConfig:
         preset: a key of `PRESETS` or ''.
     """
     arch = explicit.get("arch", PRESETS.get(preset, {}).get("arch", TrainConfig.arch))
+    check_names(explicit)  # a bad name fails here, before any model code loads
     values = preset_values(preset, arch)
     values.update(explicit)
     values["preset"] = preset
@@ -255,17 +256,14 @@ def resolve(explicit: dict, preset: str = "") -> TrainConfig:
     if unknown:
         raise ConfigError(f"unknown settings {unknown}")
     cfg = TrainConfig(**values)
-    from biogans_tf.losses.registry import LOSSES
-
-    if cfg.gan not in LOSSES:
-        raise ConfigError(f"--gan={cfg.gan!r}: expected one of {sorted(LOSSES)}")
+    check_names(cfg)
     defaults = LOSSES[cfg.gan]()
     for k in LOSS_FIELDS:
         if getattr(cfg, k) is None:
             setattr(cfg, k, getattr(defaults, _LOSS_NAMES.get(k, k)))
-    if not cfg.logdir:
+    if not cfg.run_dir:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        cfg.logdir = os.path.join("runs", f"{cfg.arch}-{cfg.gan}-{stamp}")
+        cfg.run_dir = os.path.join("runs", f"{cfg.arch}-{cfg.gan}-{stamp}")
     validate(cfg)
     return cfg
 
@@ -282,20 +280,14 @@ def validate(cfg: TrainConfig) -> None:
     Raises:
         ConfigError: naming the flag and what was expected.
     """
-    from biogans_tf.losses.registry import LOSSES
-    from biogans_tf.models.registry import ARCHS
     from biogans_tf.models.tower import check_image_size, tower_plan
-    from biogans_tf.viz import PALETTES
 
     for field in dataclasses.fields(cfg):  # NaN slips through every range check below; inf some
         value = getattr(cfg, field.name)
         numbers = value if isinstance(value, tuple | list) else (value,)
         if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
             raise ConfigError(f"--{field.name}={value!r}: expected finite numbers")
-    if cfg.arch not in ARCHS:
-        raise ConfigError(f"--arch={cfg.arch!r}: expected one of {sorted(ARCHS)}")
-    if cfg.gan not in LOSSES:
-        raise ConfigError(f"--gan={cfg.gan!r}: expected one of {sorted(LOSSES)}")
+    check_names(cfg)
     for name in ("batch_size", "steps", "nz", "ngf", "ndf", "sample_every", "checkpoint_every"):
         _positive(cfg, name)
     for name in ("keep_checkpoints", "log_every", "neighbours_k"):
@@ -324,16 +316,11 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--ema_decay={cfg.ema_decay}: expected a value in [0, 1)")
     if cfg.strategy not in STRATEGIES:
         raise ConfigError(f"--strategy={cfg.strategy!r}: expected one of {list(STRATEGIES)}")
-    if cfg.critic_norm not in CRITIC_NORMS:
-        raise ConfigError(f"--critic_norm={cfg.critic_norm!r}: expected one of {', '.join(CRITIC_NORMS)}")
-    if cfg.critic_bank not in CRITIC_BANKS or (cfg.critic_bank == "grouped" and cfg.critic_norm != "none"):
+    if cfg.critic_bank == "grouped" and cfg.critic_norm != "none":
         raise ConfigError(
-            f"--critic_bank={cfg.critic_bank!r}: expected one of {', '.join(CRITIC_BANKS)}; grouped needs "
-            "--critic_norm=none (spectral norm needs each critic's own kernels)"
+            "--critic_bank=grouped needs --critic_norm=none (spectral norm needs each critic's own kernels)"
         )
     _validate_own_data(cfg)
-    if cfg.palette not in PALETTES:
-        raise ConfigError(f"--palette={cfg.palette!r}: expected one of {', '.join(PALETTES)}")
     if cfg.precision not in PRECISIONS:
         raise ConfigError(f"--precision={cfg.precision!r}: expected one of {list(PRECISIONS)}")
     if str(cfg.jit_compile).lower() not in ("auto", "true", "false"):
@@ -352,13 +339,36 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--penalty={cfg.penalty} needs its weight: --gp_lambda > 0 (got {cfg.gp_lambda})")
 
 
+# Fields whose value must be a registered name (`biogans_tf.registries`, `biogans_tf.conventions`).
+NAMED_FIELDS = {
+    "arch": ARCHS, "gan": LOSSES, "penalty": PENALTIES, "critic_norm": CRITIC_NORMS,
+    "critic_bank": CRITIC_BANKS, "palette": PALETTES, "resize_policy": RESIZE_POLICIES,
+}  # fmt: skip
+
+
+def check_names(values) -> None:
+    """Refuse a field of `values` (a `TrainConfig` or a dict) that is not a registered name.
+
+    Reads only the name tables, so a bad `--arch` fails before Keras or TensorFlow is imported.
+
+    Raises:
+        ConfigError: `--field='value': expected one of ...`.
+    """
+    get = values.get if isinstance(values, dict) else lambda k, d=None: getattr(values, k, d)
+    for field, table in NAMED_FIELDS.items():
+        value = get(field)
+        if value is None:
+            continue
+        try:
+            table.check(value, field)
+        except UnknownNameError as e:
+            raise ConfigError(str(e)) from None
+
+
 def _validate_own_data(cfg: TrainConfig) -> None:
     from biogans_tf.data.errors import DataError
-    from biogans_tf.data.own import RESIZE_POLICIES, parse_channel_map
+    from biogans_tf.data.own import parse_channel_map
 
-    if cfg.resize_policy not in RESIZE_POLICIES:
-        allowed = ", ".join(RESIZE_POLICIES)
-        raise ConfigError(f"--resize_policy={cfg.resize_policy!r}: expected one of {allowed}")
     if cfg.percentiles is not None and not 0.0 <= cfg.percentiles[0] < cfg.percentiles[1] <= 100.0:
         raise ConfigError(f"--percentiles={cfg.percentiles}: expected 0 <= LOW < HIGH <= 100")
     try:
@@ -384,7 +394,7 @@ def merge_for_resume(saved: TrainConfig, explicit: dict, path: str) -> TrainConf
         elif getattr(saved, k) != wanted:
             raise ConfigError(
                 f"--{k}={v!r} differs from the run being resumed ({path}: {k}={getattr(saved, k)!r}); "
-                f"resuming needs the same value (drop the flag or start a new --logdir)"
+                f"resuming needs the same value (drop the flag or start a new --run_dir)"
             )
     merged.resume = True
     validate(merged)

@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from biogans_tf.conventions import stateless_seed
 from biogans_tf.losses.base import GanLoss
-from biogans_tf.losses.registry import get_loss
+from biogans_tf.losses.registry import get_loss, penalty
 from biogans_tf.losses.wgan_gp import interpolation_eps
 from biogans_tf.trainer import distribute
 from biogans_tf.trainer.checkpoint import variable_bag
@@ -222,7 +222,8 @@ class GanTrainer(keras.Model):
             real_scores, fake_scores = self._critic_real_fake(real, fake_sg)
             d_core = loss.critic_loss(real_scores, fake_scores)
             if loss.gp_lambda:
-                gp = loss.penalty(
+                gp = penalty(
+                    loss,
                     self.critic,
                     real,
                     fake_sg,

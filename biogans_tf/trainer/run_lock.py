@@ -21,8 +21,8 @@ LOCK_NAME = ".lock"
 class RunLock:
     """The held lock of one run folder; keep the object alive while training (closing releases it)."""
 
-    def __init__(self, logdir: str):
-        self.path = os.path.join(logdir, LOCK_NAME)
+    def __init__(self, run_dir: str):
+        self.path = os.path.join(run_dir, LOCK_NAME)
         self._file = None
 
     def acquire(self) -> RunLock:

@@ -100,20 +100,20 @@ def resolve_critic_bank(cfg: TrainConfig) -> tuple[str, str | None]:
     )
 
 
-def check_logdir(logdir: str) -> None:
-    """Create `logdir` and prove it writable, so a bad --logdir fails in one line before any work.
+def check_logdir(run_dir: str) -> None:
+    """Create `run_dir` and prove it writable, so a bad --run_dir fails in one line before any work.
 
     Raises:
         ConfigError: naming the path and the cause (a file, under a file, read-only, full disk).
     """
-    path = os.path.abspath(logdir)
+    path = os.path.abspath(run_dir)
     if os.path.exists(path) and not os.path.isdir(path):
-        raise ConfigError(f"--logdir={logdir}: is a file, not a folder")
+        raise ConfigError(f"--run_dir={run_dir}: is a file, not a folder")
     parent = os.path.dirname(path)
     while parent != os.path.dirname(parent) and not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if os.path.exists(parent) and not os.path.isdir(parent):
-        raise ConfigError(f"--logdir={logdir}: lies under {parent}, which is a file, not a folder")
+        raise ConfigError(f"--run_dir={run_dir}: lies under {parent}, which is a file, not a folder")
     try:
         os.makedirs(path, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
@@ -121,12 +121,12 @@ def check_logdir(logdir: str) -> None:
         os.remove(probe)
     except OSError as e:
         raise ConfigError(
-            f"--logdir={logdir}: cannot write to {e.filename or path} ({e.strerror or e})"
+            f"--run_dir={run_dir}: cannot write to {e.filename or path} ({e.strerror or e})"
         ) from None
 
 
 def prepare_run_dir(cfg: TrainConfig) -> RunLock:
-    """Check that --logdir is a writable folder and take its lock; refuse to train over another run.
+    """Check that --run_dir is a writable folder and take its lock; refuse to train over another run.
 
     Returns:
         The held `RunLock`: keep it referenced while training (one writer per run folder).
@@ -135,20 +135,20 @@ def prepare_run_dir(cfg: TrainConfig) -> RunLock:
         ConfigError: not a writable folder; another process trains in it (its pid named); it holds
             a run and --resume was not given; --resume was given and it holds no run.
     """
-    check_logdir(cfg.logdir)
-    lock = RunLock(cfg.logdir).acquire()  # before looking: two starts at once must not both see "empty"
-    held = [name for name in ("config.json", "checkpoints") if os.path.exists(os.path.join(cfg.logdir, name))]
+    check_logdir(cfg.run_dir)
+    lock = RunLock(cfg.run_dir).acquire()  # before looking: two starts at once must not both see "empty"
+    held = cfg.folder.run_records()
     if cfg.resume and not held:
         lock.release()
         raise ConfigError(
-            f"--resume: --run_dir={cfg.logdir} holds no run (no config.json, no checkpoints/); drop "
+            f"--resume: --run_dir={cfg.run_dir} holds no run (no config.json, no checkpoints/); drop "
             "--resume to start a new run there"
         )
     if held and not cfg.resume:
         lock.release()
         raise ConfigError(
-            f"--logdir={cfg.logdir} already holds a run ({held[0]}); pass --resume to continue it "
-            "or choose another --logdir"
+            f"--run_dir={cfg.run_dir} already holds a run ({held[0]}); pass --resume to continue it "
+            "or choose another --run_dir"
         )
     return lock
 

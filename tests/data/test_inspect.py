@@ -1,4 +1,4 @@
-"""`python -m biogans_tf.data.inspection`: human and JSON summaries, --verify, one-line errors."""
+"""`python -m training.data inspect`: human and JSON summaries, --verify, one-line errors."""
 
 import json
 import os
@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from biogans_tf.data import inspection as inspect_cli
+from biogans_tf.training import data_inspect as inspect_cli
 from tests.data.lin_fixtures import make_lin, png_bytes, zip_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -60,7 +60,7 @@ def test_cli_subprocess_no_traceback(tmp_path):
     make_lin(tmp_path, cells=(1,))
     (tmp_path / "train" / "Alp14" / "cell1.png").write_bytes(png_bytes(np.zeros((48, 80, 4), np.uint8)))
     proc = subprocess.run(
-        [sys.executable, "-m", "biogans_tf.data.inspection", str(tmp_path)],
+        [sys.executable, "-m", "training.data", "inspect", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -11,6 +11,7 @@ from PIL import Image
 from biogans_tf.data import simulator as S
 from biogans_tf.data.errors import DataError
 from biogans_tf.data.sim.params import cell_draws, phase_from_uniform
+from biogans_tf.data.sim.writer import write_dataset
 
 
 def test_simulate_shapes_dtype_and_metadata():
@@ -124,7 +125,7 @@ def _read_tree(root):
 
 def test_write_dataset_layout_png_format_and_determinism(tmp_path):
     proteins = ("Arp3", "Tea1")
-    summary = S.write_dataset(tmp_path / "ds", 3, 2, seed=9, proteins=proteins, joint=True)
+    summary = write_dataset(tmp_path / "ds", 3, 2, seed=9, proteins=proteins, joint=True)
     assert summary["n_train"] == 3 and summary["proteins"] == list(proteins)
     root = tmp_path / "ds"
     assert json.loads((root / "results.json").read_text()) == summary
@@ -150,9 +151,9 @@ def test_write_dataset_layout_png_format_and_determinism(tmp_path):
         assert np.array_equal(z["images"], joint_ref)
     assert (root / "joint" / "metadata.csv").read_text().count("\n") == 3
     # Byte-identical on a second write; a rewrite in place replaces the dataset.
-    S.write_dataset(tmp_path / "ds2", 3, 2, seed=9, proteins=proteins, joint=True)
+    write_dataset(tmp_path / "ds2", 3, 2, seed=9, proteins=proteins, joint=True)
     assert _read_tree(root) == _read_tree(tmp_path / "ds2")
-    S.write_dataset(root, 1, 1, seed=9, proteins=("Tea1",))
+    write_dataset(root, 1, 1, seed=9, proteins=("Tea1",))
     assert sorted(os.listdir(root / "train")) == ["Tea1", "metadata.csv"]
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]  # no temp leftovers
 
@@ -161,7 +162,7 @@ def test_write_dataset_refuses_foreign_folder(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.txt").write_text("precious")
     with pytest.raises(DataError, match="refusing"):
-        S.write_dataset(tmp_path / "mine", 1, 1, seed=0, proteins=("Arp3",))
+        write_dataset(tmp_path / "mine", 1, 1, seed=0, proteins=("Arp3",))
     assert (tmp_path / "mine" / "thesis.txt").read_text() == "precious"
 
 
@@ -174,34 +175,6 @@ def test_bad_arguments_raise_clear_errors():
         S.simulate("Arp3", 1, -1)
     with pytest.raises(DataError, match="duplicate"):
         S.simulate_joint(("Arp3", "Arp3"), 1, 0)
-
-
-def test_cli_writes_dataset_and_prints_json(tmp_path, capsys):
-    out = tmp_path / "cli"
-    rc = S.main(
-        ["--out", str(out), "--n_train", "2", "--n_test", "1", "--seed", "1", "--proteins", "Cki2,Sid2"]
-    )
-    assert rc == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["proteins"] == ["Cki2", "Sid2"] and summary["n_train"] == 2
-    assert sorted(os.listdir(out / "train" / "Sid2")) == ["cell0.png", "cell1.png"]
-
-
-@pytest.mark.parametrize(
-    "args, flag",
-    [
-        (["--proteins", "Arp3,Bogus"], "--proteins"),
-        (["--image_size", "48by80"], "--image_size"),
-        (["--image_size", "8x8"], "--image_size"),
-        (["--n_train", "-1"], "--n_train"),
-    ],
-)
-def test_cli_errors_name_the_flag(tmp_path, capsys, args, flag):
-    base = ["--out", str(tmp_path / "x"), "--n_train", "1", "--n_test", "1", "--seed", "0"]
-    assert S.main(base + args) == 2  # one `error:` line, no usage dump, no traceback
-    err = capsys.readouterr().err.strip()
-    assert flag in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "x").exists()
 
 
 def _features(images):

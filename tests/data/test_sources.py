@@ -5,13 +5,13 @@ import pytest
 import tifffile
 
 from biogans_tf import conventions
-from biogans_tf.data import sources
+from biogans_tf.data import simulator, sources
 from biogans_tf.data.errors import DataError
+from biogans_tf.data.sim.writer import write_dataset
 from tests.data.lin_fixtures import make_lin, zip_folder
 
 
 def test_sim_defaults_and_counts():
-    pytest.importorskip("biogans_tf.data.simulator")
     cs = sources.load("sim:3", "test", seed=1)
     assert cs.proteins == conventions.PAPER_PROTEINS and len(cs) == 18
     again = sources.load("sim:3", "test", seed=1)
@@ -24,7 +24,6 @@ def test_sim_defaults_and_counts():
 
 
 def test_sim_image_size():
-    pytest.importorskip("biogans_tf.data.simulator")
     cs = sources.load("sim:1", "train", proteins="Alp14", image_size=(96, 160))
     assert cs.images.shape == (1, 96, 160, 2)
 
@@ -68,15 +67,13 @@ def test_describe_lin_is_cheap_and_complete(tmp_path):
 
 
 def test_describe_sim():
-    pytest.importorskip("biogans_tf.data.simulator")
     desc = sources.describe("sim:5")
     assert desc["splits"]["test"]["total"] == 30 and desc["proteins"] == list(conventions.PAPER_PROTEINS)
     assert sources.describe("sim")["splits"]["train"]["proteins"]["Alp14"] == 1000
 
 
 def test_simulator_written_dataset_reads_back(tmp_path):
-    simulator = pytest.importorskip("biogans_tf.data.simulator")
-    simulator.write_dataset(str(tmp_path / "sim"), 3, 2, seed=4, proteins=("Alp14", "Tea1"))
+    write_dataset(str(tmp_path / "sim"), 3, 2, seed=4, proteins=("Alp14", "Tea1"))
     cs = sources.load(str(tmp_path / "sim"), "train")
     assert cs.proteins == ("Alp14", "Tea1") and cs.files[:3] == tuple(
         f"train/Alp14/cell{i}.png" for i in range(3)

@@ -40,7 +40,7 @@ def _strategy(name):
 
 
 def run(arch, gan, steps, strategy_name):
-    tiny = dict(image_size=SIZE, proteins=PROTEINS, nz=16, ngf=8, ndf=8, batch_size=4, logdir="unused")
+    tiny = dict(image_size=SIZE, proteins=PROTEINS, nz=16, ngf=8, ndf=8, batch_size=4, run_dir="unused")
     schedule = dict(n_critic=2, n_critic_burst=0, ema=True, ema_decay=0.5)
     cfg = resolve(dict(tiny, **schedule, arch=arch, gan=gan, strategy=strategy_name))
     strategy = _strategy(strategy_name)

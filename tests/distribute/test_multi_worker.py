@@ -33,7 +33,7 @@ def _free_ports(n):
     return ports
 
 
-def _run_workers(logdir, extra):
+def _run_workers(run_dir, extra):
     """Start 2 workers, wait (bounded), kill any straggler; return [(rc, results or None, stderr)]."""
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
     procs = []
@@ -41,7 +41,7 @@ def _run_workers(logdir, extra):
         env = dict(
             os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
         )
-        cmd = [sys.executable, "-m", "training.run", *TINY, f"--logdir={logdir}", *extra]
+        cmd = [sys.executable, "-m", "training.run", *TINY, f"--run_dir={run_dir}", *extra]
         procs.append(
             subprocess.Popen(
                 cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -67,8 +67,8 @@ def test_fake_vs_real_draws_a_new_generator_batch_at_every_critic_step():
 
 
 def test_table2_fake_vs_real_uses_fresh_samples_of_a_star_generator():
-    from biogans_tf.eval.runs import GeneratorRun
     from biogans_tf.models import build_generator
+    from biogans_tf.runs.generator import GeneratorRun
 
     g = build_generator("star", image_size=(16, 32), n_proteins=2, nz=8, ngf=8, seed=0)
     run = GeneratorRun(g, "star", "conditional", ("Alp14", "Arp3"), 8, (16, 32), True, {}, "mem")
@@ -114,7 +114,7 @@ def test_cross_entropy_and_clipped_wgan_critics():
 
 
 def test_evaluate_flags_are_validated_with_allowed_values(tmp_path):
-    from training.evaluate import evaluate
+    from biogans_tf.training.evaluate import evaluate
 
     for flag, allowed in (
         ("c2st_critic", "wgan-gp|wgan|gan"),

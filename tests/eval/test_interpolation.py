@@ -6,9 +6,9 @@ from PIL import Image
 
 from biogans_tf.data.simulator import simulate
 from biogans_tf.eval import cell_stats, endpoints, interpolation
-from biogans_tf.eval.runs import GeneratorRun
 from biogans_tf.models import build_generator
 from biogans_tf.models.registry import get_arch
+from biogans_tf.runs.generator import GeneratorRun
 
 SIZE = (24, 40)
 

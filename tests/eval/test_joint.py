@@ -6,9 +6,9 @@ import pytest
 from biogans_tf.data.simulator import simulate_joint
 from biogans_tf.eval.c2st import C2STSettings
 from biogans_tf.eval.joint import compare_statistics, joint_evaluation, joint_statistics
-from biogans_tf.eval.runs import GeneratorRun
 from biogans_tf.models import build_generator
 from biogans_tf.models.registry import family, get_arch
+from biogans_tf.runs.generator import GeneratorRun
 
 PROTEINS = ("Arp3", "Mkh1", "Tea1")
 SIZE = (24, 40)

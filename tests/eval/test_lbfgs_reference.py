@@ -109,7 +109,7 @@ def test_reconstruction_iterates_equal_torch_on_the_reference_generator(steps):
     import copy
     import importlib.util
 
-    from export.from_torch import convert_state_dict
+    from biogans_tf.export.from_torch import convert_state_dict
 
     spec = importlib.util.spec_from_file_location("_biogans_torch_reference", REFERENCE)
     ref = importlib.util.module_from_spec(spec)

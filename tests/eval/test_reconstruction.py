@@ -8,8 +8,8 @@ from scipy import stats
 from biogans_tf.data.cellset import CellSet
 from biogans_tf.eval import reconstruction as rec
 from biogans_tf.eval import reconstruction_report as report
-from biogans_tf.eval.runs import GeneratorRun
 from biogans_tf.models import build_generator
+from biogans_tf.runs.generator import GeneratorRun
 
 NZ = 8
 SIZE = (16, 32)

@@ -14,10 +14,10 @@ import keras
 import numpy as np
 import pytest
 
+from biogans_tf.export.from_torch import convert_critic_state_dict, convert_state_dict, run
+from biogans_tf.export.torch_keys import key_map
+from biogans_tf.export.torch_weights import load_torch_state_dict
 from biogans_tf.models import build_critic, build_generator
-from export.from_torch import convert_critic_state_dict, convert_state_dict, run
-from export.torch_keys import key_map
-from export.torch_weights import load_torch_state_dict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.environ.get("BIOGANS_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))

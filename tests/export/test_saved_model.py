@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from biogans_tf.export import saved_model as sm
 from biogans_tf.io_utils import owned_tempdir
 from biogans_tf.models import build_generator
 from biogans_tf.trainer.checkpoint import variable_bag
-from export import saved_model as sm
 
 NZ = 16
 SIZE = (16, 32)
@@ -127,8 +127,9 @@ def test_saved_model_cli_lists_all_signatures(exported):
 
 def test_latest_checkpoint_loads_checkpoint_weights(run_dir):
     run, gens = run_dir
-    g, config = sm.load_run_generator(str(run), "latest")
-    assert config["arch"] == "star"
+    loaded = sm.load(str(run), checkpoint="latest")
+    g = loaded.model
+    assert loaded.arch == "star" and loaded.config["arch"] == "star"
     z = _z(2)
     np.testing.assert_allclose(
         g(z, training=False).numpy(), gens["ckpt"](z, training=False).numpy(), atol=1e-6
@@ -144,7 +145,7 @@ def test_checkpoint_without_generator_weights_is_refused(tmp_path):
         tf.train.Checkpoint(step=tf.Variable(1, dtype=tf.int64)), str(tmp_path / "checkpoints"), max_to_keep=1
     ).save()
     with pytest.raises(sm.ExportError, match="checkpoint does not match the 'generator' model"):
-        sm.load_run_generator(str(tmp_path), "latest")
+        sm.load(str(tmp_path), checkpoint="latest")
 
 
 def test_versions_increment_and_are_never_overwritten(tmp_path):
@@ -161,12 +162,12 @@ def test_versions_increment_and_are_never_overwritten(tmp_path):
 
 def test_bad_run_dir_is_named(tmp_path):
     with pytest.raises(sm.ExportError, match="config.json"):
-        sm.load_run_generator(str(tmp_path))
+        sm.export_run(str(tmp_path), str(tmp_path / "base"), "m")
     (tmp_path / "config.json").write_text(json.dumps({"arch": "dcgan", "nz": 16}))
     with pytest.raises(sm.ExportError, match="no checkpoint"):
-        sm.load_run_generator(str(tmp_path), "latest")
+        sm.load(str(tmp_path), checkpoint="latest")
     with pytest.raises(sm.ExportError, match="generator.keras"):
-        sm.load_run_generator(str(tmp_path), "final")
+        sm.load(str(tmp_path))
 
 
 @pytest.mark.parametrize("name", ["..", ".", ".hidden", "-x", "a/b", "a\\b", "", "x" * 200])
@@ -217,7 +218,7 @@ def test_latest_falls_back_from_a_corrupt_newest_checkpoint(run_dir, tmp_path, c
     data = ckpts / "ckpt-9.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:100])
     (ckpts / "checkpoint").unlink()
-    g, _ = sm.load_run_generator(str(run), "latest")
+    g = sm.load(str(run), checkpoint="latest").model
     z = _z(2)
     np.testing.assert_allclose(
         g(z, training=False).numpy(), gens["ckpt"](z, training=False).numpy(), atol=1e-6
@@ -225,7 +226,7 @@ def test_latest_falls_back_from_a_corrupt_newest_checkpoint(run_dir, tmp_path, c
     assert str(data) in capsys.readouterr().err
     (ckpts / "ckpt-3.index").write_bytes(b"")
     with pytest.raises(sm.ExportError, match=r"--checkpoint latest: .*none of the 2 checkpoints restores"):
-        sm.load_run_generator(str(run), "latest")
+        sm.load(str(run), checkpoint="latest")
 
 
 def test_export_runs_under_graph_loading_as_tf_serving_loads_it(exported, run_dir, tmp_path):

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from biogans_tf.export import saved_model as sm
 from biogans_tf.models import build_generator
-from export import saved_model as sm
 
 NZ = 16
 SIZE = (16, 32)

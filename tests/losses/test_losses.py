@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from biogans_tf.losses import LOSSES, get_loss, gradient_penalties, reduce_scores
+from biogans_tf.losses.registry import penalty
 
 
 def _bce(logits, label):
@@ -126,5 +127,5 @@ def test_wgan_gp_penalty_is_float32_mean():
 
     x = tf.zeros([2, 2, 2, 1])
     # gradient = ones(4): norm 2, penalty 1 per sample.
-    assert float(loss.penalty(critic, x, x, tf.constant([0, 1], tf.int64))) == pytest.approx(1.0)
-    assert float(get_loss("wgan").penalty(critic, x, x, None)) == 0.0
+    assert float(penalty(loss, critic, x, x, tf.constant([0, 1], tf.int64))) == pytest.approx(1.0)
+    assert float(penalty(get_loss("wgan"), critic, x, x, None)) == 0.0

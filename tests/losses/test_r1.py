@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from biogans_tf.losses import LOSSES, PENALTIES, get_loss
 from biogans_tf.losses.r1 import r1_penalties, r1_penalty
+from biogans_tf.losses.registry import penalty
 from biogans_tf.trainer.config import ConfigError, resolve
 
 
@@ -31,7 +32,7 @@ def test_r1_looks_at_real_images_only_and_is_half_the_mean():
     real = tf.reshape(tf.range(12, dtype=tf.float32), [2, 3, 2, 1, 1]) / 10.0  # [C, B, H, W, ch]
     loss = get_loss("wgan-gp", penalty_type="r1")
     want = 0.5 * np.mean(np.sum(real.numpy() ** 2, axis=(2, 3, 4)))
-    got = loss.penalty(critic, real, tf.zeros_like(real) + 5.0, tf.constant([1, 2], tf.int64))
+    got = penalty(loss, critic, real, tf.zeros_like(real) + 5.0, tf.constant([1, 2], tf.int64))
     assert got.dtype == tf.float32
     np.testing.assert_allclose(float(got), want, rtol=1e-6)
     assert float(r1_penalty(critic, real, -real, None)) == float(got)
@@ -56,13 +57,13 @@ def test_penalty_registry_and_loss_defaults():
 
 
 def test_config_penalty_follows_the_loss_and_needs_a_weight():
-    assert resolve({"logdir": "x"}).penalty == "gp"
-    assert resolve({"logdir": "x", "gan": "wgan"}).penalty == "none"
-    cfg = resolve({"logdir": "x", "penalty": "r1"})
+    assert resolve({"run_dir": "x"}).penalty == "gp"
+    assert resolve({"run_dir": "x", "gan": "wgan"}).penalty == "none"
+    cfg = resolve({"run_dir": "x", "penalty": "r1"})
     assert (cfg.penalty, cfg.gp_lambda, cfg.loss().penalty_type) == ("r1", 10.0, "r1")
     gan_r1 = resolve(
-        {"logdir": "x", "gan": "gan", "penalty": "r1", "gp_lambda": 5.0, "critic_batchnorm": False}
+        {"run_dir": "x", "gan": "gan", "penalty": "r1", "gp_lambda": 5.0, "critic_batchnorm": False}
     )
     assert (gan_r1.loss().name, gan_r1.loss().penalty_type, gan_r1.loss().gp_lambda) == ("gan", "r1", 5.0)
     with pytest.raises(ConfigError, match="--penalty=r1 needs its weight: --gp_lambda"):
-        resolve({"logdir": "x", "gan": "gan", "penalty": "r1"})
+        resolve({"run_dir": "x", "gan": "gan", "penalty": "r1"})

@@ -17,11 +17,11 @@ from keras import ops
 from biogans_tf.data import sources
 from biogans_tf.eval import c2st_tables
 from biogans_tf.eval.c2st import C2STSettings
-from biogans_tf.eval.runs import load_run
+from biogans_tf.export import saved_model
 from biogans_tf.models import ArchSpec, register, unregister
+from biogans_tf.runs.generator import load_generator
 from biogans_tf.trainer.config import resolve
-from export import saved_model
-from training.train import train
+from biogans_tf.training.train import train
 
 ARCH = "test-tiny-dense"
 SIZE = (24, 40)
@@ -80,13 +80,13 @@ def test_a_registered_architecture_trains_evaluates_and_exports(new_arch, tmp_pa
     run_dir = str(tmp_path / "run")
     tiny = dict(image_size=SIZE, nz=16, ngf=8, ndf=8, batch_size=4, data="sim:8", proteins=PROTEINS)
     cfg = resolve(
-        dict(tiny, arch=new_arch, steps=3, n_critic=1, sample_every=100, log_every=100, logdir=run_dir)
+        dict(tiny, arch=new_arch, steps=3, n_critic=1, sample_every=100, log_every=100, run_dir=run_dir)
     )
     results = train(cfg)
     assert results["status"] == "ok" and results["step"] == 3
     assert json.load(open(tmp_path / "run" / "config.json"))["arch"] == new_arch
 
-    run = load_run(run_dir)  # the library's one run loader: the .keras file and its metadata
+    run = load_generator(run_dir)  # the library's one generator loader: the .keras file and its metadata
     assert (run.arch, run.family, run.layout) == (new_arch, "conditional", "multichannel")
     assert run.proteins == PROTEINS
     assert isinstance(run.model, TinyDenseGenerator) and run.has_joint_output

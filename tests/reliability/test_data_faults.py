@@ -63,14 +63,14 @@ def damaged(tmp_path):
 
 def test_inspect_and_neighbours_name_the_damaged_file(damaged, tmp_path):
     zpath, member, folder, link = damaged
-    p = _cli("biogans_tf.data.inspection", [zpath, "--verify"])
+    p = _cli("training.data", ["inspect", zpath, "--verify"])
     _one_line_error(p, member, "CRC")
-    p = _cli("biogans_tf.data.inspection", [folder, "--verify"])
+    p = _cli("training.data", ["inspect", folder, "--verify"])
     _one_line_error(p, link, "broken symbolic link")
     out = str(tmp_path / "nn.npz")
-    p = _cli("biogans_tf.data.neighbours", ["--data", zpath, "--out", out, "--k", "1"])
+    p = _cli("training.data", ["neighbours", "--data", zpath, "--out", out, "--k", "1"])
     _one_line_error(p, member, "CRC")
-    p = _cli("biogans_tf.data.neighbours", ["--data", folder, "--out", out, "--k", "1"])
+    p = _cli("training.data", ["neighbours", "--data", folder, "--out", out, "--k", "1"])
     _one_line_error(p, link, "broken symbolic link")
     assert not os.path.exists(out)
 
@@ -79,9 +79,9 @@ def test_training_names_the_damaged_file(damaged, tmp_path):
     zpath, member, folder, link = damaged
     tiny = ["--arch=dcgan", "--image_size=48x80", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=2",
             "--steps=1", "--proteins=Alp14,Arp3"]  # fmt: skip
-    p = _cli("training.run", tiny + [f"--data={zpath}", f"--logdir={tmp_path / 'a'}"])
+    p = _cli("training.run", tiny + [f"--data={zpath}", f"--run_dir={tmp_path / 'a'}"])
     _one_line_error(p, member, "CRC")
-    p = _cli("training.run", tiny + [f"--data={folder}", f"--logdir={tmp_path / 'b'}"])
+    p = _cli("training.run", tiny + [f"--data={folder}", f"--run_dir={tmp_path / 'b'}"])
     _one_line_error(p, link, "broken symbolic link")
 
 
@@ -89,17 +89,17 @@ def test_symlink_loop_does_not_hang_inspect(tmp_path):
     make_lin(tmp_path, cells=(1,))
     os.symlink(tmp_path, tmp_path / "train" / "loop1")
     os.symlink(tmp_path, tmp_path / "train" / "loop2")
-    p = _cli("biogans_tf.data.inspection", [str(tmp_path), "--verify"], timeout=90)
+    p = _cli("training.data", ["inspect", str(tmp_path), "--verify"], timeout=90)
     _one_line_error(p, "symbolic link loop", tmp_path / "train")
 
 
 def test_simulator_size_it_cannot_render(tmp_path):
-    p = _cli("biogans_tf.data.inspection", ["sim", "--image_size", "48x81", "--verify"])
+    p = _cli("training.data", ["inspect", "sim", "--image_size", "48x81", "--verify"])
     _one_line_error(p, "image_size", "even width", "81")
-    p = _cli("biogans_tf.data.inspection", ["sim", "--image_size", "48x81"])
+    p = _cli("training.data", ["inspect", "sim", "--image_size", "48x81"])
     _one_line_error(p, "image_size", "even width")
     out = str(tmp_path / "nn.npz")
-    p = _cli("biogans_tf.data.neighbours", ["--data", "sim:2", "--image_size", "25x41", "--out", out])
+    p = _cli("training.data", ["neighbours", "--data", "sim:2", "--image_size", "25x41", "--out", out])
     _one_line_error(p, "image_size", "even width")
 
 
@@ -124,7 +124,7 @@ def test_non_finite_float_pixels_are_named_by_file_in_verify_and_training(tmp_pa
     bad[1, 11, 21] = np.inf
     root = _own_folder(tmp_path, {"Alp14/c1.tif": good, "Alp14/c2.tif": bad, "Arp3/c1.tif": good})
     where = os.path.join(root, "Alp14", "c2.tif")
-    p = _cli("biogans_tf.data.inspection", [f"own:{root}", "--verify"])
+    p = _cli("training.data", ["inspect", f"own:{root}", "--verify"])
     _one_line_error(p, where, "2 non-finite pixel(s) (NaN or Inf) in channel 1 (green)")
     tiny = [
         "--arch=dcgan",
@@ -146,14 +146,14 @@ def test_a_tiff_stack_is_refused_not_read_as_channels(tmp_path, axis, meaning):
     root = tmp_path / "own" / "Alp14"
     root.mkdir(parents=True)
     tifffile.imwrite(root / "s.tif", stack, imagej=True, metadata={"axes": f"{axis}YX"})
-    p = _cli("biogans_tf.data.inspection", [f"own:{tmp_path / 'own'}", "--verify"])
+    p = _cli("training.data", ["inspect", f"own:{tmp_path / 'own'}", "--verify"])
     _one_line_error(p, root / "s.tif", f"TIFF is a {meaning} (3 planes along {axis}")
 
 
 def test_names_that_are_not_utf8_are_refused_up_front(tmp_path):
     cell = np.random.default_rng(2).integers(0, 255, (2, 48, 80), dtype=np.uint8)
     root = _own_folder(tmp_path, {"Alp14/c1.tif": cell, b"Arp\xe93/c1.tif": cell})
-    p = _cli("biogans_tf.data.inspection", [f"own:{root}", "--verify"])
+    p = _cli("training.data", ["inspect", f"own:{root}", "--verify"])
     _one_line_error(p, os.path.join(root, "Arp\\xe93"), "not valid UTF-8")
     run = tmp_path / "run"
     p = _cli(

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from biogans_tf.trainer.config import ConfigError, resolve
-from training.train import train
+from biogans_tf.training.train import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI_TINY = [
@@ -58,14 +58,14 @@ def _indexes(folder):
 
 def test_resume_without_state_file_and_with_a_corrupt_newest(tmp_path):
     run = tmp_path / "run"
-    _results(_cli([f"--logdir={run}", "--steps=3", "--checkpoint_every=1", "--keep_checkpoints=2"]))
+    _results(_cli([f"--run_dir={run}", "--steps=3", "--checkpoint_every=1", "--keep_checkpoints=2"]))
     ckpts = run / "checkpoints"
     assert _indexes(ckpts) == ["ckpt-2.index", "ckpt-3.index"]
     (ckpts / "checkpoint").unlink()
     bad = ckpts / "ckpt-3.data-00000-of-00001"
     _truncate(bad)
 
-    p = _cli([f"--logdir={run}", "--resume", "--steps=4", "--checkpoint_every=1", "--keep_checkpoints=2"])
+    p = _cli([f"--run_dir={run}", "--resume", "--steps=4", "--checkpoint_every=1", "--keep_checkpoints=2"])
     res = _results(p)
     assert res["start_step"] == 2 and res["step"] == 4, p.stderr  # not step 0: nothing started over
     assert str(bad) in p.stderr and "truncated" in p.stderr
@@ -77,7 +77,7 @@ def test_resume_without_state_file_and_with_a_corrupt_newest(tmp_path):
 
     for name in _indexes(ckpts):
         _truncate(ckpts / name)
-    p = _cli([f"--logdir={run}", "--resume", "--steps=5"])
+    p = _cli([f"--run_dir={run}", "--resume", "--steps=5"])
     line = _error_line(p)
     assert p.returncode == 2 and "none of the 2 checkpoints restores" in line and "ckpt-4.index" in line
 
@@ -85,10 +85,10 @@ def test_resume_without_state_file_and_with_a_corrupt_newest(tmp_path):
 def test_logdir_that_is_a_file_or_under_a_file(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
-    with pytest.raises(ConfigError, match=rf"--logdir={afile}: is a file, not a folder"):
-        train(resolve(dict(TINY, logdir=str(afile))))
-    with pytest.raises(ConfigError, match=rf"--logdir={afile}/run: lies under {afile}, which is a file"):
-        train(resolve(dict(TINY, logdir=str(afile / "run"))))
+    with pytest.raises(ConfigError, match=rf"--run_dir={afile}: is a file, not a folder"):
+        train(resolve(dict(TINY, run_dir=str(afile))))
+    with pytest.raises(ConfigError, match=rf"--run_dir={afile}/run: lies under {afile}, which is a file"):
+        train(resolve(dict(TINY, run_dir=str(afile / "run"))))
 
 
 @pytest.fixture
@@ -112,19 +112,19 @@ def tmpfs(tmp_path):
 
 def test_read_only_logdir(tmpfs):
     ro = tmpfs("ro,size=1m")  # chmod does not stop root; a read-only mount does
-    expected = rf"--logdir={ro}/run: cannot write to {ro}/run \(Read-only file system\)"
+    expected = rf"--run_dir={ro}/run: cannot write to {ro}/run \(Read-only file system\)"
     with pytest.raises(ConfigError, match=expected):
-        train(resolve(dict(TINY, logdir=str(ro / "run"))))
+        train(resolve(dict(TINY, run_dir=str(ro / "run"))))
 
 
 def test_full_disk_stops_cleanly_and_the_last_checkpoint_resumes(tmpfs, tmp_path):
     # Measure one run's files first, then give a second run room for a few checkpoints only.
     probe = tmp_path / "probe"
-    _results(_cli([f"--logdir={probe}", "--steps=1", "--checkpoint_every=1"]))
+    _results(_cli([f"--run_dir={probe}", "--steps=1", "--checkpoint_every=1"]))
     ckpt_bytes = sum(os.path.getsize(probe / "checkpoints" / n) for n in os.listdir(probe / "checkpoints"))
     small = tmpfs(f"size={int(ckpt_bytes * 3.5) // 4096 * 4096 + 65536}")
     run = small / "run"
-    p = _cli([f"--logdir={run}", "--steps=20", "--checkpoint_every=1", "--keep_checkpoints=100"])
+    p = _cli([f"--run_dir={run}", "--steps=20", "--checkpoint_every=1", "--keep_checkpoints=100"])
     line = _error_line(p)
     assert str(small) in line and "No space left on device" in line, line
     last = json.loads(p.stdout.strip().splitlines()[-1])["last_checkpoint"] if p.stdout.strip() else None
@@ -136,5 +136,5 @@ def test_full_disk_stops_cleanly_and_the_last_checkpoint_resumes(tmpfs, tmp_path
     # Intact and resumable: resume a copy on a disk with room.
     copy = tmp_path / "copy"
     shutil.copytree(run, copy)
-    res = _results(_cli([f"--logdir={copy}", "--resume", "--steps=20", "--checkpoint_every=5"]))
+    res = _results(_cli([f"--run_dir={copy}", "--resume", "--steps=20", "--checkpoint_every=5"]))
     assert 0 < res["start_step"] <= max(saved) and res["step"] == 20

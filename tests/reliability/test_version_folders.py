@@ -10,9 +10,9 @@ import shutil
 import pytest
 
 from biogans_tf.conventions import parse_version, version_folders
+from biogans_tf.export import saved_model as sm
 from biogans_tf.models import build_generator
-from export import saved_model as sm
-from serving.model_store import ModelStore, list_versions
+from biogans_tf.serving.model_store import ModelStore, list_versions
 from tests.serving.conftest import MODEL, NZ, SIZE, Server
 
 NOT_VERSIONS = ("latest", "1.0", "\u00b2", "-3", "99999999999999999999")

@@ -114,7 +114,7 @@ def test_stage_progress_is_passed_through_and_the_json_kept(tmp_path, capsys):
     r = reproduce.Runner(str(tmp_path / "work"), log.append)
     args = ["training.run", "--arch=dcgan", "--proteins=Alp14", "--image_size=24x40", "--ngf=8", "--ndf=8",
             "--nz=16", "--batch_size=4", "--data=sim:8", "--n_critic=1", "--steps=2", "--log_every=1",
-            f"--logdir={tmp_path / 'run'}"]  # fmt: skip
+            f"--run_dir={tmp_path / 'run'}"]  # fmt: skip
     res = r.run("train tiny", args, str(tmp_path / "run" / "results.json.absent"))
     assert res["status"] == "ok" and res["step"] == 2
     err = capsys.readouterr().err

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from biogans_tf import viz
-from serving import client as cl
+from biogans_tf.serving import client as cl
 from tests.serving.conftest import MODEL, NZ, SIZE
 
 
@@ -47,7 +47,7 @@ def test_cli_sample_reconstruct_interpolate(served, tmp_path, capsys):
     assert out.is_file()
 
     gif = tmp_path / "walk.gif"
-    assert cl.main(common + ["interpolate", "--seed", "3", "--steps", "5", "--out", str(gif)]) == 0
+    assert cl.main(common + ["interpolate", "--seed", "3", "--interp_steps", "5", "--out", str(gif)]) == 0
     assert Image.open(gif).n_frames == 5
 
 

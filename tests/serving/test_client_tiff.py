@@ -9,7 +9,7 @@ import tifffile
 
 from biogans_tf import tiff
 from biogans_tf.data.own import load_own
-from serving import client as cl
+from biogans_tf.serving import client as cl
 from tests.serving.conftest import MODEL, SIZE
 
 
@@ -35,7 +35,7 @@ def test_sample_interpolate_reconstruct_write_named_tiffs(served, tmp_path, caps
     np.testing.assert_array_equal(back.data, tiff.quantise(np.moveaxis(want, -1, 1), 16))
 
     w_path = tmp_path / "walk.tif"  # ImageJ hyperstack, T = step
-    assert cl.main(common + ["interpolate", "--seed", "3", "--steps", "4", "--out", str(w_path)]) == 0
+    assert cl.main(common + ["interpolate", "--seed", "3", "--interp_steps", "4", "--out", str(w_path)]) == 0
     assert _last_json(capsys)["steps"] == 4
     walk = tiff.read_tiff(str(w_path))
     assert not walk.ome and walk.axes == "TCYX" and walk.data.shape == (4, 2) + SIZE

@@ -21,7 +21,13 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from serving.explorer.browser import browser_missing, console_entries, make_driver, open_explorer, wait_for
+from biogans_tf.serving.explorer.browser import (
+    browser_missing,
+    console_entries,
+    make_driver,
+    open_explorer,
+    wait_for,
+)
 from tests.serving.conftest import ROOT, Server, free_port, http_json, subprocess_env
 
 PROTEINS = ["Alp14", "Arp3", "Tea1"]
@@ -337,7 +343,7 @@ def test_explorer_api_forwards_only_the_model_api(server):
     import uvicorn
     from starlette.applications import Starlette
 
-    from serving.explorer import routes
+    from biogans_tf.serving.explorer import routes
 
     with pytest.raises(ValueError, match="--explorer_api 'localhost:8501': expected an http"):
         routes(api_base="localhost:8501")

@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from biogans_tf.export import saved_model as sm
 from biogans_tf.models import build_generator
-from export import saved_model as sm
 from tests.serving.conftest import MODEL, NZ, SIZE, Server
 
 

@@ -9,10 +9,10 @@ import shutil
 
 import pytest
 
+from biogans_tf.export import saved_model as sm
 from biogans_tf.models import build_generator
-from export import saved_model as sm
-from serving.errors import ServingError
-from serving.model_store import ModelStore
+from biogans_tf.serving.errors import ServingError
+from biogans_tf.serving.model_store import ModelStore
 from tests.serving.conftest import NZ, SIZE
 
 NAME = "cells"

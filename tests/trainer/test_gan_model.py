@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from biogans_tf.losses.registry import penalty
 from biogans_tf.trainer.gan_model import _PURPOSE_EPS, stateless_seed
 from tests.trainer.util import Recorder, dataset, make_trainer, with_nan_at
 
@@ -74,7 +75,7 @@ def test_generator_step_reuses_last_fakes_with_updated_critic():
     with tf.GradientTape() as d_tape:
         sg = tf.stop_gradient(fake)
         d_loss = loss.critic_loss(ref.critic(real, training=True), ref.critic(sg, training=True))
-        d_loss += loss.gp_lambda * loss.penalty(ref.critic, real, sg, stateless_seed(0, 0, _PURPOSE_EPS))
+        d_loss += loss.gp_lambda * penalty(loss, ref.critic, real, sg, stateless_seed(0, 0, _PURPOSE_EPS))
     dv = ref.critic.trainable_variables
     ref.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, dv), dv, strict=False))
     with g_tape:

@@ -14,12 +14,12 @@ from tests.trainer.util import Recorder, dataset, make_trainer
 
 
 def test_jit_and_precision_flags_resolve():
-    assert _jit(resolve({"logdir": "x"})) is bool(tf.config.list_physical_devices("GPU"))  # auto
-    assert _jit(resolve({"logdir": "x", "jit_compile": "true"})) is True
-    assert _jit(resolve({"logdir": "x", "jit_compile": "false"})) is False
-    assert resolve({"logdir": "x", "precision": "bf16"}).precision == "bf16"
+    assert _jit(resolve({"run_dir": "x"})) is bool(tf.config.list_physical_devices("GPU"))  # auto
+    assert _jit(resolve({"run_dir": "x", "jit_compile": "true"})) is True
+    assert _jit(resolve({"run_dir": "x", "jit_compile": "false"})) is False
+    assert resolve({"run_dir": "x", "precision": "bf16"}).precision == "bf16"
     with pytest.raises(ConfigError, match="--precision"):
-        resolve({"logdir": "x", "precision": "bfloat16"})
+        resolve({"run_dir": "x", "precision": "bfloat16"})
 
 
 def test_xla_compiled_step_traces_and_trains():

@@ -68,7 +68,7 @@ def test_auto_without_cpuinfo_is_float32_and_explicit_values_pass_through(tmp_pa
     for name in ("float32", "bf16", "mixed_float16"):
         assert resolve_precision(name, str(tmp_path / "absent")) == (name, "requested")
     with pytest.raises(ConfigError, match="--precision"):
-        resolve({"logdir": "x", "precision": "fp8"})
+        resolve({"run_dir": "x", "precision": "fp8"})
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def restore_policy():
 
 
 def test_configure_process_records_what_auto_chose(restore_policy):
-    cfg = resolve({"logdir": "x", "precision": "auto"})
+    cfg = resolve({"run_dir": "x", "precision": "auto"})
     assert cfg.precision == "auto"  # resolved by the process setup, on the machine that trains
     configure_process(cfg)
     expected = resolve_precision("auto")[0]
@@ -89,7 +89,7 @@ def test_configure_process_records_what_auto_chose(restore_policy):
 def test_resume_with_auto_compares_what_auto_chooses_here():
     here = resolve_precision("auto")[0]
     other = "float32" if here == "bf16" else "bf16"
-    saved = resolve({"logdir": "run", "precision": here})
+    saved = resolve({"run_dir": "run", "precision": here})
     assert merge_for_resume(saved, {"precision": "auto"}, "run/config.json").precision == here
     saved = dataclasses.replace(saved, precision=other)
     with pytest.raises(ConfigError, match="--precision='auto'.*differs"):
@@ -126,25 +126,25 @@ def test_bf16_step_keeps_the_penalty_in_float32(restore_policy, arch):
 
 
 def test_critic_bank_flag_is_checked():
-    assert resolve({"logdir": "x", "critic_bank": "grouped"}).critic_bank == "grouped"
+    assert resolve({"run_dir": "x", "critic_bank": "grouped"}).critic_bank == "grouped"
     with pytest.raises(ConfigError, match="--critic_bank='grouped'.*--critic_norm=none"):
-        resolve({"logdir": "x", "critic_bank": "grouped", "critic_norm": "spectral"})
+        resolve({"run_dir": "x", "critic_bank": "grouped", "critic_norm": "spectral"})
     with pytest.raises(ConfigError, match="--critic_bank='stacked'"):
-        resolve({"logdir": "x", "critic_bank": "stacked"})
-    assert resolve({"logdir": "x", "critic_bank": "auto", "critic_norm": "spectral"}).critic_bank == "auto"
+        resolve({"run_dir": "x", "critic_bank": "stacked"})
+    assert resolve({"run_dir": "x", "critic_bank": "auto", "critic_norm": "spectral"}).critic_bank == "auto"
 
 
 @pytest.mark.cpu_kinds
 def test_auto_bank_is_grouped_exactly_where_the_probe_trains_it(restore_policy):
     trains = grouped_training_error() is None
-    cfg = resolve({"logdir": "x", "arch": "star", "critic_bank": "auto"})
+    cfg = resolve({"run_dir": "x", "arch": "star", "critic_bank": "auto"})
     configure_process(cfg)
     assert cfg.critic_bank == ("grouped" if trains else "loop")
     assert cfg.to_json()["critic_bank"] == cfg.critic_bank
     for arch, norm in (("dcgan-sep", "none"), ("star", "spectral")):  # no bank / per-critic kernels
-        other = resolve({"logdir": "x", "arch": arch, "critic_bank": "auto", "critic_norm": norm})
+        other = resolve({"run_dir": "x", "arch": arch, "critic_bank": "auto", "critic_norm": norm})
         assert resolve_critic_bank(other)[0] == "loop"
-    grouped = resolve({"logdir": "x", "arch": "star", "critic_bank": "grouped"})
+    grouped = resolve({"run_dir": "x", "arch": "star", "critic_bank": "grouped"})
     if trains:
         assert resolve_critic_bank(grouped) == ("grouped", None)
     else:
@@ -154,8 +154,8 @@ def test_auto_bank_is_grouped_exactly_where_the_probe_trains_it(restore_policy):
 
 def test_resume_with_auto_bank_keeps_the_recorded_bank():
     for bank in ("loop", "grouped"):
-        saved = resolve({"logdir": "run", "arch": "star", "critic_bank": bank})
+        saved = resolve({"run_dir": "run", "arch": "star", "critic_bank": bank})
         assert merge_for_resume(saved, {"critic_bank": "auto"}, "run/config.json").critic_bank == bank
-    saved = resolve({"logdir": "run", "arch": "star", "critic_bank": "loop"})
+    saved = resolve({"run_dir": "run", "arch": "star", "critic_bank": "loop"})
     with pytest.raises(ConfigError, match="--critic_bank='grouped' differs"):
         merge_for_resume(saved, {"critic_bank": "grouped"}, "run/config.json")

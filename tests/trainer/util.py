@@ -8,7 +8,8 @@ from biogans_tf.data import pipeline, sources
 from biogans_tf.data.neighbours import mine_neighbours
 from biogans_tf.losses import get_loss
 from biogans_tf.models import registry
-from biogans_tf.trainer import GanTrainer, make_optimizer
+from biogans_tf.trainer.gan_model import GanTrainer
+from biogans_tf.trainer.optimizers import make_optimizer
 
 SIZE = (24, 40)  # the simulator's smallest size; halves to 3x5
 PROTEINS = ("Alp14", "Arp3")

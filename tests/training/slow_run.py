@@ -21,7 +21,7 @@ def main():
         time.sleep(seconds)
 
     callbacks.CheckpointWriter.on_iteration_end = save_then_sleep
-    from training import run
+    from biogans_tf.training import run
 
     run.cli()
 

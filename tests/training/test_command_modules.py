@@ -21,10 +21,10 @@ COMMAND_MODULES = [
     "export.from_torch",
     "serving.server",
     "serving.client",
-    "biogans_tf.data.simulator",
-    "biogans_tf.data.neighbours",
-    "biogans_tf.data.calibration",
-    "biogans_tf.data.inspection",
+    "biogans_tf.training.data_simulate",
+    "biogans_tf.training.data_neighbours",
+    "biogans_tf.training.data_calibrate",
+    "biogans_tf.training.data_inspect",
     "training.run",
 ]
 

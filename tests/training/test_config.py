@@ -16,7 +16,7 @@ from biogans_tf.trainer.config import (
 
 
 def test_defaults_follow_the_loss_and_the_paper():
-    cfg = resolve({"logdir": "x"})
+    cfg = resolve({"run_dir": "x"})
     assert (cfg.arch, cfg.gan, cfg.data, cfg.proteins) == ("star", "wgan-gp", "sim", PAPER_PROTEINS)
     assert (cfg.image_size, cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf) == ((48, 80), 64, 100, 64, 64)
     assert (cfg.optimizer, cfg.lr_d, cfg.beta1, cfg.beta2, cfg.n_critic, cfg.gp_lambda) == (
@@ -28,7 +28,7 @@ def test_defaults_follow_the_loss_and_the_paper():
         10.0,
     )
     assert cfg.critic_batchnorm is False
-    wgan = resolve({"gan": "wgan", "logdir": "x"})
+    wgan = resolve({"gan": "wgan", "run_dir": "x"})
     assert (wgan.optimizer, wgan.lr_d, wgan.clip, wgan.n_critic_burst, wgan.critic_batchnorm) == (
         "rmsprop",
         5e-5,
@@ -36,13 +36,13 @@ def test_defaults_follow_the_loss_and_the_paper():
         100,
         True,
     )
-    assert resolve({}).logdir.startswith("runs/star-wgan-gp-")
+    assert resolve({}).run_dir.startswith("runs/star-wgan-gp-")
 
 
 def test_preset_then_flags_override():
-    cfg = resolve({"ngf": 24, "logdir": "x"}, preset="cpu-demo")
+    cfg = resolve({"ngf": 24, "run_dir": "x"}, preset="cpu-demo")
     assert cfg.preset == "cpu-demo" and cfg.ngf == 24 and cfg.ndf == 16 and cfg.batch_size == 16
-    assert resolve({"logdir": "x"}, preset="paper").steps == 50000
+    assert resolve({"run_dir": "x"}, preset="paper").steps == 50000
     with pytest.raises(ConfigError, match="--preset='fast'"):
         resolve({}, preset="fast")
 
@@ -50,24 +50,24 @@ def test_preset_then_flags_override():
 def test_paper_preset_per_family(tmp_path):
     # The reference's run scripts: multichannel[-sep] nz 350, ngf = ndf = 224, red_portion 0.143.
     for arch in ("multichannel", "multichannel-sep"):
-        cfg = resolve({"arch": arch, "logdir": "x"}, preset="paper")
+        cfg = resolve({"arch": arch, "run_dir": "x"}, preset="paper")
         assert (cfg.nz, cfg.ngf, cfg.ndf, cfg.red_portion, cfg.steps) == (350, 224, 224, 0.143, 50000)
     for arch in ("star", "dcgan", "dcgan-sep", "independent"):
-        cfg = resolve({"arch": arch, "logdir": "x"}, preset="paper")
+        cfg = resolve({"arch": arch, "run_dir": "x"}, preset="paper")
         assert (cfg.nz, cfg.ngf, cfg.ndf, cfg.red_portion, cfg.steps) == (100, 64, 64, 0.5, 50000)
-    assert resolve({"arch": "multichannel-sep", "nz": 64, "logdir": "x"}, preset="paper").nz == 64
-    assert resolve({"arch": "multichannel", "logdir": "x"}, preset="cpu-demo").nz == 100
+    assert resolve({"arch": "multichannel-sep", "nz": 64, "run_dir": "x"}, preset="paper").nz == 64
+    assert resolve({"arch": "multichannel", "run_dir": "x"}, preset="cpu-demo").nz == 100
     # Resuming a multichannel paper run with --preset=paper again is no conflict.
     import json
 
     from absl import flags
 
-    from training import run
+    from biogans_tf.training import run
 
-    saved = resolve({"arch": "multichannel-sep", "logdir": str(tmp_path)}, preset="paper")
+    saved = resolve({"arch": "multichannel-sep", "run_dir": str(tmp_path)}, preset="paper")
     (tmp_path / "config.json").write_text(json.dumps(saved.to_json()))
     try:
-        flags.FLAGS(["run", f"--logdir={tmp_path}", "--resume", "--preset=paper"])
+        flags.FLAGS(["run", f"--run_dir={tmp_path}", "--resume", "--preset=paper"])
         cfg = run.config_from_flags()
     finally:
         flags.FLAGS.unparse_flags()
@@ -75,7 +75,7 @@ def test_paper_preset_per_family(tmp_path):
 
 
 def test_json_round_trip_has_the_export_contract_fields():
-    cfg = resolve({"logdir": "x", "ema": True})
+    cfg = resolve({"run_dir": "x", "ema": True})
     d = cfg.to_json()
     for key in (
         "arch",
@@ -122,12 +122,12 @@ def test_json_round_trip_has_the_export_contract_fields():
 )
 def test_bad_flags_fail_naming_the_flag(flags, flag_named):
     with pytest.raises(ConfigError) as e:
-        resolve({"logdir": "x", **flags})
+        resolve({"run_dir": "x", **flags})
     assert flag_named in str(e.value)
 
 
 def test_dcgan_accepts_one_protein_and_other_sizes():
-    cfg = resolve({"arch": "dcgan", "proteins": ("Alp14",), "image_size": (96, 160), "logdir": "x"})
+    cfg = resolve({"arch": "dcgan", "proteins": ("Alp14",), "image_size": (96, 160), "run_dir": "x"})
     assert cfg.proteins == ("Alp14",)
 
 
@@ -141,8 +141,8 @@ def test_parsers():
 
 
 def test_resume_accepts_only_harmless_changes():
-    saved = resolve({"logdir": "run", "ngf": 8})
-    merged = merge_for_resume(saved, {"steps": 99, "sample_every": 3, "logdir": "run"}, "run/config.json")
+    saved = resolve({"run_dir": "run", "ngf": 8})
+    merged = merge_for_resume(saved, {"steps": 99, "sample_every": 3, "run_dir": "run"}, "run/config.json")
     assert (
         merged.steps == 99
         and merged.resume

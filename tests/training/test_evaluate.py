@@ -11,7 +11,7 @@ from PIL import Image
 
 from biogans_tf.io_utils import write_json
 from biogans_tf.models import build_generator
-from training.evaluate import evaluate
+from biogans_tf.training.evaluate import evaluate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -52,13 +52,13 @@ def test_c2st_real_quick(tmp_path):
             quick=True,
             out=out,
             progress=False,
-            steps=24,
+            c2st_steps=24,
         )  # fmt: skip
     )
     assert res == _results(out)
     assert res["proteins"] == ["Alp14", "Tea1"] and len(res["median"]) == 2 and len(res["scores"][0][1]) == 3
-    # --quick shrinks what was not given (data, splits) and never overrides what was (steps; quick: 20).
-    assert res["options"]["steps"] == 24 and res["options"]["data"] == "sim:16"
+    # --quick shrinks what was not given (data, splits) and never overrides what was (c2st_steps; quick: 20).
+    assert res["options"]["c2st_steps"] == 24 and res["options"]["data"] == "sim:16"
     assert os.path.isfile(os.path.join(out, "table1.md")) and os.path.isfile(os.path.join(out, "table1.png"))
 
 
@@ -123,7 +123,7 @@ def test_cli_prints_results_json_last(tmp_path, star_run):
     last = json.loads(p.stdout.strip().splitlines()[-1])
     assert last == _results(out) and last["task"] == "c2st_fake"
     # The flag given stays (quick would make it 20); what was not given is shrunk.
-    assert last["options"]["steps"] == 22 and last["options"]["n_splits"] == 3
+    assert last["options"]["c2st_steps"] == 22 and last["options"]["n_splits"] == 3
     bad = _cli("--task=c2st_fake", f"--run_dir={tmp_path / 'missing'}", f"--out={out}")
     assert bad.returncode == 2
     assert "generator file not found" in json.loads(bad.stdout.strip().splitlines()[-1])["error"]

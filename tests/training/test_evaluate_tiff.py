@@ -9,7 +9,7 @@ import tifffile
 from biogans_tf import tiff
 from biogans_tf.io_utils import write_json
 from biogans_tf.models import build_generator
-from training.evaluate import evaluate
+from biogans_tf.training.evaluate import evaluate
 
 
 def _run(path):

@@ -16,12 +16,12 @@ from PIL import Image
 from tensorboard.backend.event_processing import event_accumulator
 
 from biogans_tf.data import pipeline
-from biogans_tf.loader import read_metadata
 from biogans_tf.models import registry
+from biogans_tf.runs.folder import read_metadata
 from biogans_tf.trainer.checkpoint import restore_generator
 from biogans_tf.trainer.config import ConfigError, resolve
+from biogans_tf.training.train import train
 from tests.trainer.util import with_nan_at
-from training.train import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = dict(
@@ -40,8 +40,8 @@ CLI_TINY = [
 ]  # fmt: skip
 
 
-def _tb_tensors(logdir):
-    acc = event_accumulator.EventAccumulator(logdir, size_guidance={event_accumulator.TENSORS: 0})
+def _tb_tensors(run_dir):
+    acc = event_accumulator.EventAccumulator(run_dir, size_guidance={event_accumulator.TENSORS: 0})
     acc.Reload()
     return {tag: acc.Tensors(tag) for tag in acc.Tags()["tensors"]}
 
@@ -49,7 +49,9 @@ def _tb_tensors(logdir):
 def test_star_run_writes_a_complete_run_directory(tmp_path):
     run = str(tmp_path / "run")
     cfg = resolve(
-        dict(TINY, arch="star", steps=2, n_critic=1, ema=True, sample_every=1, checkpoint_every=1, logdir=run)
+        dict(
+            TINY, arch="star", steps=2, n_critic=1, ema=True, sample_every=1, checkpoint_every=1, run_dir=run
+        )
     )
     results = train(cfg)
     assert results["status"] == "ok" and results["step"] == 2 and results["critic_steps"] == 2
@@ -94,7 +96,7 @@ def test_star_run_writes_a_complete_run_directory(tmp_path):
 def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     run = str(tmp_path / "run")
     cfg = resolve(dict(TINY, arch="dcgan", gan="gan", steps=5, checkpoint_every=1, sample_every=100,
-                       logdir=run))  # fmt: skip
+                       run_dir=run))  # fmt: skip
     make_batches = pipeline.make_batches
 
     def nan_at_iteration_2(*args, start_step=0, **kwargs):  # gan: one critic step per iteration
@@ -113,11 +115,11 @@ def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatc
 
 def test_data_checks_and_existing_run_dir(tmp_path):
     with pytest.raises(ConfigError, match=r"--batch_size=16 is larger than the 8 training images of protein"):
-        train(resolve(dict(TINY, arch="star", batch_size=16, logdir=str(tmp_path / "a"))))
+        train(resolve(dict(TINY, arch="star", batch_size=16, run_dir=str(tmp_path / "a"))))
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "config.json").write_text("{}")
     with pytest.raises(ConfigError, match="already holds a run .*--resume"):
-        train(resolve(dict(TINY, arch="dcgan", logdir=str(tmp_path / "b"))))
+        train(resolve(dict(TINY, arch="dcgan", run_dir=str(tmp_path / "b"))))
 
 
 def _cli(args, program=("training.run",), **kw):
@@ -129,7 +131,7 @@ def _cli(args, program=("training.run",), **kw):
 
 
 def test_cli_rejects_incompatible_flags(tmp_path):
-    p = _cli(["--arch=star", "--proteins=Alp14", f"--logdir={tmp_path / 'r'}"])
+    p = _cli(["--arch=star", "--proteins=Alp14", f"--run_dir={tmp_path / 'r'}"])
     out, err = p.communicate(timeout=120)
     assert p.returncode == 2, err
     assert "--arch=star" in err and "--proteins=Alp14" in err
@@ -139,12 +141,12 @@ def test_cli_rejects_incompatible_flags(tmp_path):
 def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path):
     common = CLI_TINY + ["--arch=dcgan", "--steps=6", "--checkpoint_every=2", "--deterministic"]
     a, b = tmp_path / "a", tmp_path / "b"
-    p = _cli(common + [f"--logdir={a}"])
+    p = _cli(common + [f"--run_dir={a}"])
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
     assert json.loads(out.strip().splitlines()[-1])["step"] == 6
 
-    p = _cli(common + [f"--logdir={b}"], program=("tests.training.slow_run", "1.0"))
+    p = _cli(common + [f"--run_dir={b}"], program=("tests.training.slow_run", "1.0"))
     deadline = time.time() + 240
     while not (b / "checkpoints" / "checkpoint").exists():
         assert p.poll() is None and time.time() < deadline, "the run ended before its first checkpoint"
@@ -155,7 +157,7 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path):
     killed_at = tf.train.latest_checkpoint(str(b / "checkpoints"))
     assert not killed_at.endswith("ckpt-6")
 
-    p = _cli(common + [f"--logdir={b}", "--resume"])
+    p = _cli(common + [f"--run_dir={b}", "--resume"])
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
     res = json.loads(out.strip().splitlines()[-1])

@@ -11,7 +11,7 @@ import tifffile
 from biogans_tf import tiff
 from biogans_tf.io_utils import write_json
 from biogans_tf.models import build_generator
-from training.sample import sample_to_file
+from biogans_tf.training.sample import sample_to_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -12,7 +12,7 @@ from biogans_tf.trainer import setup
 
 def main():
     setup.grouped_training_error = lambda dtype="float32": None
-    from training import run
+    from biogans_tf.training import run
 
     run.cli()
 

@@ -6,4 +6,5 @@ Modules:
     render: vectorised drawing primitives (splatting, blurs, soft shapes).
     patterns: the red (Bgs4) channel and the green pattern of each protein.
     imaging: PSF blur, Poisson-Gaussian noise, hard mask, per-image contrast stretch.
+    writer: `write_dataset`, a simulated dataset on disk in the LIN layout.
 """

@@ -16,6 +16,8 @@ import zipfile
 import numpy as np
 from PIL import Image
 
+from biogans_tf.conventions import SIM_PROTEINS
+from biogans_tf.data import simulator
 from biogans_tf.data.errors import DataError
 from biogans_tf.io_utils import atomic_path
 
@@ -68,10 +70,9 @@ def _check_target(out_dir: str) -> None:
 
 
 def write(out_dir, n_train, n_test, seed, proteins, image_size, joint) -> dict:
-    """Write the dataset (arguments already validated by simulator.write_dataset)."""
+    """Write the dataset (arguments already validated by `write_dataset`)."""
     import json
 
-    from biogans_tf.data import simulator
     from biogans_tf.progress import bar
 
     out_dir = os.fspath(out_dir)
@@ -122,3 +123,20 @@ def write(out_dir, n_train, n_test, seed, proteins, image_size, joint) -> dict:
             json.dump(summary, f, indent=2, sort_keys=True)
             f.write("\n")
     return summary
+
+
+def write_dataset(
+    out_dir,
+    n_train: int,
+    n_test: int,
+    seed: int,
+    proteins=SIM_PROTEINS,
+    image_size=(48, 80),
+    joint: bool = False,
+) -> dict:
+    """Write a LIN-layout dataset (see the module docstring) atomically; return its summary."""
+    proteins = simulator.check_proteins(proteins)
+    image_size = simulator.check_image_size(image_size)
+    simulator.check_counts(seed, n_train)
+    simulator.check_counts(seed, n_test)
+    return write(out_dir, n_train, n_test, int(seed), proteins, image_size, joint)

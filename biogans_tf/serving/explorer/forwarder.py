@@ -28,8 +28,8 @@ import urllib.parse
 from starlette.requests import Request
 from starlette.responses import Response
 
-from serving.errors import BodyRefusedError
-from serving.rest import read_body
+from biogans_tf.serving.errors import BodyRefusedError
+from biogans_tf.serving.rest import read_body
 
 log = logging.getLogger("serving")
 

@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from serving.explorer.forwarder import TIMEOUT_S, Forwarder
+from biogans_tf.serving.explorer.forwarder import TIMEOUT_S, Forwarder
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 PAGE = "/explorer"

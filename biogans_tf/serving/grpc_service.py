@@ -17,8 +17,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving.errors import ServingError, clip, invalid
-from serving.predictor import Predictor, check_declared
+from biogans_tf.serving.errors import ServingError, clip, invalid
+from biogans_tf.serving.predictor import Predictor, check_declared
 
 log = logging.getLogger("serving")
 

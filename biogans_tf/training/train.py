@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import sys
 import time
@@ -18,8 +17,8 @@ import tensorflow as tf
 
 from biogans_tf.data.neighbours import mine_neighbours
 from biogans_tf.io_utils import write_json, write_keras
-from biogans_tf.loader import generator_metadata
 from biogans_tf.models import registry
+from biogans_tf.runs.folder import generator_metadata
 from biogans_tf.trainer import callbacks as cb
 from biogans_tf.trainer import distribute, setup
 from biogans_tf.trainer.checkpoint import CheckpointError, TrainingCheckpoints
@@ -58,25 +57,25 @@ def _train(cfg: TrainConfig, stop: StopSignals, held: contextlib.ExitStack) -> d
     family = registry.family(cfg.arch)
     neighbours = None
     if family == "multichannel":
-        neighbours = mine_neighbours(cells, k=cfg.neighbours_k, cache_dir=os.path.join(cfg.logdir, "cache"))
+        neighbours = mine_neighbours(cells, k=cfg.neighbours_k, cache_dir=cfg.folder.cache)
 
     trainer = setup.build_trainer(cfg, len(cells.proteins), strategy)
     ckpts = TrainingCheckpoints(
         trainer,
-        os.path.join(cfg.logdir, "checkpoints"),
+        cfg.folder.checkpoints,
         cfg.keep_checkpoints,
         chief=chief,
         worker=distribute.worker_index(strategy)[1],
     )
     start = _resume(cfg, ckpts)
     if chief:
-        write_json(os.path.join(cfg.logdir, "config.json"), cfg.to_json())
-        write_json(os.path.join(cfg.logdir, "proteins.json"), list(cells.proteins))
+        write_json(cfg.folder.config, cfg.to_json())
+        write_json(cfg.folder.proteins, list(cells.proteins))
 
     critic_start = int(trainer.critic_step.numpy())
     remaining = trainer.gan_loss.total_critic_steps(start, cfg.steps) - int(trainer.critic_in_iter.numpy())
     # Only the chief writes TensorBoard events, samples and the final model.
-    writer = tf.summary.create_file_writer(os.path.join(cfg.logdir, "tb")) if chief else None
+    writer = tf.summary.create_file_writer(cfg.folder.tensorboard) if chief else None
     run_callbacks = RunCallbacks(cfg, cells.proteins, ckpts, writer, chief, stop.requested)
     t_fit = time.perf_counter()
     history = {}
@@ -98,7 +97,7 @@ def _train(cfg: TrainConfig, stop: StopSignals, held: contextlib.ExitStack) -> d
         status = "interrupted"
     results = dict(
         status=status,
-        run_dir=cfg.logdir, arch=cfg.arch, gan=cfg.gan, start_step=start, step=step, steps=cfg.steps,
+        run_dir=cfg.run_dir, arch=cfg.arch, gan=cfg.gan, start_step=start, step=step, steps=cfg.steps,
         critic_steps=int(trainer.critic_step.numpy()),
         fit_seconds=round(fit_s, 3),
         wall_seconds=round(time.perf_counter() - t_start, 3),
@@ -110,7 +109,7 @@ def _train(cfg: TrainConfig, stop: StopSignals, held: contextlib.ExitStack) -> d
     if status == "interrupted":
         results["signal"] = signal.Signals(stop.received).name
         if chief:  # resumable; the final sample and generators are for a finished run
-            write_json(os.path.join(cfg.logdir, "results.json"), json.loads(json.dumps(results)))
+            write_json(cfg.folder.results, json.loads(json.dumps(results)))
     else:
         _finish(cfg, trainer, results, run_callbacks, chief)
     return results
@@ -127,12 +126,12 @@ def _resume(cfg: TrainConfig, ckpts: TrainingCheckpoints) -> int:
     if start > cfg.steps:
         # Training nothing and recording the smaller --steps would make config.json lie about the run.
         raise ConfigError(
-            f"--steps={cfg.steps}: the run in {cfg.logdir} already reached generator step {start}; "
+            f"--steps={cfg.steps}: the run in {cfg.run_dir} already reached generator step {start}; "
             f"pass --steps above {start} to train on (its records are left as they are)"
         )
     if ckpts.restored_from:
         print(
-            f"resuming {cfg.logdir} from {ckpts.restored_from} (generator step {start})",
+            f"resuming {cfg.run_dir} from {ckpts.restored_from} (generator step {start})",
             file=sys.stderr,
             flush=True,
         )
@@ -159,7 +158,7 @@ class RunCallbacks:
         self.guard = cb.NanGuard()
         self.checkpoints = cb.CheckpointWriter(ckpts, cfg.checkpoint_every, stop_requested=stop)
         self.samples = cb.SampleWriter(
-            os.path.join(cfg.logdir, "samples"),
+            cfg.folder.samples,
             fixed_noise(cfg.seed, 32 if family == "joint" else 8, cfg.nz),
             cfg.sample_every,
             writer,
@@ -197,23 +196,23 @@ def _finish(cfg: TrainConfig, trainer, results: dict, run_callbacks: RunCallback
         n_proteins = len(cfg.proteins)
         write_keras(
             setup.float32_generator(cfg, n_proteins, trainer.generator),
-            os.path.join(cfg.logdir, "generator.keras"),
+            cfg.folder.generator(),
             meta,
         )
-        results["generator"] = os.path.join(cfg.logdir, "generator.keras")
+        results["generator"] = cfg.folder.generator()
         if trainer.ema_generator is not None:
             write_keras(
                 setup.float32_generator(cfg, n_proteins, trainer.ema_generator),
-                os.path.join(cfg.logdir, "generator_ema.keras"),
+                cfg.folder.generator(ema=True),
                 {**meta, "ema": True},
             )
-            results["generator_ema"] = os.path.join(cfg.logdir, "generator_ema.keras")
+            results["generator_ema"] = cfg.folder.generator(ema=True)
     if chief:
         try:
-            write_json(os.path.join(cfg.logdir, "results.json"), json.loads(json.dumps(results)))
+            write_json(cfg.folder.results, json.loads(json.dumps(results)))
         except OSError as e:  # e.g. the disk filled up; after a failure its line already said why
             if failure is None:
                 raise ConfigError(
-                    f"--logdir={cfg.logdir}: cannot write {e.filename or 'results.json'} "
+                    f"--run_dir={cfg.run_dir}: cannot write {e.filename or 'results.json'} "
                     f"({e.strerror or e}); the last good checkpoint is {latest}"
                 ) from None

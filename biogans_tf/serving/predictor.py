@@ -16,9 +16,9 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from serving.bundle import LoadedVersion, Signature
-from serving.errors import ServingError, clip, clip_names, invalid
-from serving.model_store import ModelStore
+from biogans_tf.serving.bundle import LoadedVersion, Signature
+from biogans_tf.serving.errors import ServingError, clip, clip_names, invalid
+from biogans_tf.serving.model_store import ModelStore
 
 DEFAULT_SIGNATURE = "serving_default"
 

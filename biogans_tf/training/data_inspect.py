@@ -1,7 +1,7 @@
 """Summarise (and optionally verify) a data source.
 
 Usage:
-    python -m biogans_tf.data.inspection PATH_OR_SPEC [--verify] [--json] [--proteins A,B]
+    python -m training.data inspect PATH_OR_SPEC [--verify] [--json] [--proteins A,B]
         [--image_size 48x80] [--channel_map red=0,green=1] [--data_dir DIR] [--manual_dir DIR]
 
 PATH_OR_SPEC is anything `biogans_tf.data.sources.load` accepts (a LIN folder or zip, `sim`,
@@ -16,9 +16,10 @@ import dataclasses
 import json
 import sys
 
-from biogans_tf.cli import define_flags, option
+from biogans_tf.cli import define_flags
 from biogans_tf.conventions import DEFAULT_IMAGE_SIZE, parse_image_size
 from biogans_tf.data.errors import DataError
+from biogans_tf.options import option
 
 
 def _image_size(text: str | None) -> tuple[int, int] | None:
@@ -132,7 +133,3 @@ def main(argv=None) -> int:
         return 2
     print(json.dumps(summary, indent=2) if args.json else _human(summary))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

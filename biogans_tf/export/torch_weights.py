@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from export.torch_keys import key_map
+from biogans_tf.export.torch_keys import key_map
 
 _HINT = "check --arch, --image_size, --n_proteins, --nz, --ngf/--ndf and --red_portion"
 # A reference `DCGAN_G_independent` key: `main.<protein>.` before the protein's own DCGAN_G key.

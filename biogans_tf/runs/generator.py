@@ -1,10 +1,11 @@
-"""The one run loader: a trained generator with what the rest of the code needs to know about it.
+"""The one generator loader: `load_generator(path)`, a trained generator with its settings.
 
-A run directory (see docs/DESIGN.md) holds `generator.keras` (+ `generator_ema.keras`),
-`checkpoints/` and `config.json` (every training flag: `arch`, `proteins`, `image_size`, `nz`, ...).
-A bare `.keras` file also works: its settings then come from the `biogans.json` entry inside it
-(`biogans_tf.loader`), a `config.json` beside it, or the model itself (`registry.arch_of`).
-`load_run` serves evaluation, sampling, export and `biogans_tf.load_generator` alike.
+`path` is a run folder (`biogans_tf.runs`) or a `.keras` file. The settings (`arch`, `proteins`,
+`nz`, `image_size`, ...) come from, highest first: the caller's overrides; the `biogans.json` entry
+inside the file (it describes exactly that generator); a settings file (the run's config, a
+`config.json` beside a bare file, or `FILE.json`); the model itself (`registry.arch_of`, its
+config or input shape). Evaluation, sampling, export, the explorer and `biogans_tf.load_generator`
+all load through it.
 
 Evaluation looks at generator outputs through two views:
 - `pair_fn(i)`: `z [B, nz] -> [B, H, W, 2]`, the red with protein i's green (what a LIN image of
@@ -15,7 +16,6 @@ Evaluation looks at generator outputs through two views:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import keras
@@ -24,7 +24,14 @@ import tensorflow as tf
 
 from biogans_tf.conventions import DEFAULT_IMAGE_SIZE, SIM_PROTEINS, parse_image_size, to_uint8
 from biogans_tf.data.errors import DataError
-from biogans_tf.loader import METADATA_KEYS, read_metadata
+from biogans_tf.models.registry import arch_of, build_generator, get_arch
+from biogans_tf.runs.folder import CONFIG_FILE, METADATA_KEYS, RunFolder, read_json, read_metadata
+from biogans_tf.trainer.checkpoint import (
+    CheckpointError,
+    CorruptCheckpointError,
+    list_checkpoints,
+    restore_generator,
+)
 
 
 @dataclasses.dataclass
@@ -41,6 +48,7 @@ class GeneratorRun:
         separable: whether `z[:, :nz//2]` alone draws the red.
         config: the run's config dict (may be empty).
         path: the generator file (or checkpoint prefix).
+        guessed: the settings that no file recorded and were inferred (e.g. `("proteins",)`).
     """
 
     model: keras.Model
@@ -52,6 +60,7 @@ class GeneratorRun:
     separable: bool
     config: dict
     path: str
+    guessed: tuple[str, ...] = ()
 
     @property
     def n_proteins(self) -> int:
@@ -59,9 +68,7 @@ class GeneratorRun:
 
     @property
     def layout(self) -> str:
-        """The generator output layout (`registry.LAYOUTS`): two_channel, multichannel or per_protein."""
-        from biogans_tf.models.registry import get_arch
-
+        """The generator output layout (`spec.LAYOUTS`): two_channel, multichannel or per_protein."""
         return get_arch(self.arch).layout
 
     @property
@@ -124,45 +131,13 @@ def _parse_proteins(value, where) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _read_json(path: str):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise DataError(path, f"not valid JSON ({e})") from None
-
-
-def _run_config(config_dir: str, run_dir: str | None, keras_file: str | None) -> dict:
-    """The settings of a generator, as a dict with the keys of a run's `config.json`.
-
-    `config_dir/config.json` (if any); a run directory's `proteins.json` when it names no proteins;
-    the `.keras` file's own metadata on top (it describes exactly that generator, so it wins).
-    """
-    config_path = os.path.join(config_dir, "config.json")
-    config = _read_json(config_path) if os.path.isfile(config_path) else {}
-    proteins_path = os.path.join(run_dir or "", "proteins.json")
-    if run_dir and "proteins" not in config and os.path.isfile(proteins_path):
-        config["proteins"] = _read_json(proteins_path)
-    if keras_file is not None:
-        try:
-            embedded = read_metadata(keras_file)
-        except ValueError as e:
-            raise DataError(keras_file, str(e).split(": ", 1)[-1]) from None
-        config = {**config, **{k: embedded[k] for k in METADATA_KEYS if k in embedded}}
-    return config
-
-
 def _check_file(path: str) -> None:
     if not os.path.isfile(path):
         raise DataError(path, "generator file not found (expected a .keras file saved by training.run)")
 
 
-def load_keras(path: str) -> keras.Model:
-    """Load a `.keras` generator file (the project's classes registered), without its settings.
-
-    Raises:
-        DataError: the file is missing or Keras cannot load it.
-    """
+def _load_keras(path: str) -> keras.Model:
+    """The Keras model of a `.keras` file (the project's classes registered)."""
     import biogans_tf.models  # noqa: F401  (registers the generator classes for deserialisation)
 
     _check_file(path)
@@ -172,10 +147,29 @@ def load_keras(path: str) -> keras.Model:
         raise DataError(path, f"could not load the generator: {e}") from None
 
 
-def _checkpoint_prefix(run_dir: str, checkpoint: str) -> str:
-    """The path `restore_generator` takes for `--checkpoint latest|PREFIX`."""
-    from biogans_tf.trainer.checkpoint import CheckpointError, list_checkpoints
+def _file_settings(path: str, settings_file: str | None) -> tuple[dict, str]:
+    """Settings of a bare `.keras` file from its settings file; `(settings, the file they came from)`."""
+    candidates = [settings_file] if settings_file else [
+        os.path.join(os.path.dirname(os.path.abspath(path)), CONFIG_FILE),
+        os.path.splitext(path)[0] + ".json",
+    ]  # fmt: skip
+    for candidate in candidates:
+        if settings_file or os.path.isfile(candidate):
+            return read_json(candidate), candidate
+    return {}, candidates[0]
 
+
+def _with_embedded(settings: dict, keras_file: str) -> dict:
+    """`settings` with the file's own metadata on top (it describes exactly that generator)."""
+    try:
+        embedded = read_metadata(keras_file)
+    except ValueError as e:
+        raise DataError(keras_file, str(e).split(": ", 1)[-1]) from None
+    return {**settings, **{k: embedded[k] for k in METADATA_KEYS if k in embedded}}
+
+
+def _checkpoint_prefix(run: RunFolder, checkpoint: str) -> str:
+    """The path `restore_generator` takes for `checkpoint="latest"` or a prefix."""
     if checkpoint != "latest":
         if not tf.io.gfile.glob(checkpoint + ".index"):
             raise DataError(
@@ -184,28 +178,23 @@ def _checkpoint_prefix(run_dir: str, checkpoint: str) -> str:
         return checkpoint
     # The folder itself: restore_generator lists its ckpt-<N> files, newest first, and falls back
     # from a corrupt one (naming it on stderr); the `checkpoint` state file may be lost.
-    prefix = os.path.join(run_dir, "checkpoints")
     try:
-        if not list_checkpoints(prefix):
-            raise DataError(prefix, "no checkpoint found (--checkpoint latest)")
+        if not list_checkpoints(run.checkpoints):
+            raise DataError(run.checkpoints, "no checkpoint found (--checkpoint latest)")
     except CheckpointError as e:
         raise DataError("--checkpoint latest", str(e)) from None
-    return prefix
+    return run.checkpoints
 
 
-def _restore(run_dir: str, config: dict, checkpoint: str, ema: bool):
+def _restore(run: RunFolder, config: dict, checkpoint: str, ema: bool):
     """Rebuild the run's generator from its config and load a training checkpoint's weights."""
-    from biogans_tf.models.registry import build_generator
-    from biogans_tf.trainer.checkpoint import CheckpointError, CorruptCheckpointError, restore_generator
-
-    config_path = os.path.join(run_dir, "config.json")
     for key in ("arch", "nz"):
         if key not in config:
-            raise DataError(config_path, f"missing field {key!r}")
-    prefix = _checkpoint_prefix(run_dir, checkpoint)
+            raise DataError(run.config, f"missing field {key!r}")
+    prefix = _checkpoint_prefix(run, checkpoint)
     generator = build_generator(
         config["arch"],
-        image_size=parse_image_size(config.get("image_size", DEFAULT_IMAGE_SIZE), config_path, DataError),
+        image_size=parse_image_size(config.get("image_size", DEFAULT_IMAGE_SIZE), run.config, DataError),
         n_proteins=len(config.get("proteins", ())) or 1,
         nz=int(config["nz"]),
         ngf=int(config.get("ngf", 64)),
@@ -223,84 +212,123 @@ def _restore(run_dir: str, config: dict, checkpoint: str, ema: bool):
     return generator, prefix
 
 
-def _settings(model, config: dict, config_path: str, proteins):
-    """`(arch, nz, image_size, proteins)` from the config, falling back on the model."""
-    from biogans_tf.models.registry import arch_of, get_arch
+def model_nz(model) -> int | None:
+    """nz from the model's config (the project's models) or its functional input shape."""
+    try:
+        nz = model.get_config().get("nz")
+    except (NotImplementedError, AttributeError):
+        nz = None
+    if nz is None:
+        try:
+            nz = model.input_shape[-1]
+        except (AttributeError, ValueError):
+            nz = None
+    return int(nz) if nz else None
 
-    mcfg = model.get_config()
+
+def _settings(model, config: dict, where: str):
+    """`(arch, nz, image_size, proteins, guessed)` from the config, falling back on the model."""
+    try:
+        mcfg = model.get_config()
+    except NotImplementedError:
+        mcfg = {}
+    guessed = []
     arch = config.get("arch")
     if not arch:
         try:
             arch = arch_of(model)
         except ValueError:
             raise DataError(
-                type(model).__name__,
-                "cannot tell the architecture; put a config.json with 'arch' beside the generator",
+                type(model).__name__, "cannot tell the architecture; give arch (--arch) or a settings file"
             ) from None
-    nz = int(config.get("nz", mcfg.get("nz", 100)))
-    stored_size = config.get("image_size", mcfg.get("image_size", DEFAULT_IMAGE_SIZE))
-    size = parse_image_size(stored_size, config_path, DataError)
-    names = proteins if proteins is not None else config.get("proteins")
+        guessed.append("arch")
+    get_arch(arch)  # an unknown name: one line with the choices
+    nz = config.get("nz") or model_nz(model)
+    if not nz:
+        raise DataError(where, "cannot tell the latent size nz from the generator; give nz (--nz)")
+    size = parse_image_size(
+        config.get("image_size", mcfg.get("image_size", DEFAULT_IMAGE_SIZE)), where, DataError
+    )
+    names = config.get("proteins")
     if names is None:
         names = SIM_PROTEINS[: int(mcfg.get("n_proteins", 1))]
-    names = _parse_proteins(names, config_path + ":proteins")
+        guessed.append("proteins")
+    names = _parse_proteins(names, where + ":proteins")
     if get_arch(arch).family != "joint":
         expected = int(mcfg.get("n_proteins", mcfg.get("n_channels", 1 + len(names)) - 1))
         if len(names) != expected:
-            raise DataError(
-                config_path, f"{len(names)} proteins {names} but the generator draws {expected} greens"
-            )
-    return arch, nz, size, names
+            raise DataError(where, f"{len(names)} proteins {names} but the generator draws {expected} greens")
+    return arch, int(nz), size, names, tuple(guessed)
 
 
-def load_run(
-    run_dir: str | None = None,
-    generator: str | None = None,
-    proteins=None,
+def load_generator(
+    path: str,
     *,
+    generator: str | None = None,
     checkpoint: str = "final",
     ema: bool = False,
+    settings_file: str | None = None,
+    **overrides,
 ) -> GeneratorRun:
-    """Load a trained generator with its settings.
+    """Load a trained generator with its settings (the project's one generator loader).
+
+    Example:
+        >>> g = biogans_tf.load_generator("runs/my-run")          # or "G.keras"
+        >>> images = g.model(g.latents(16, seed=0), training=False)  # [16, H, W, 1+C] for star
+        >>> g.arch, g.proteins, g.nz, g.image_size
 
     Args:
-        run_dir: a run directory with `generator.keras` and `config.json`.
-        generator: a `.keras` file (overrides the run directory's generator; its config is read from
-            the file's metadata, then `run_dir`, else a `config.json` beside the file, else inferred
-            from the model).
-        proteins: override of the protein names (list or comma string).
+        path: a run folder or a `.keras` file ("" or None with `generator`).
+        generator: a `.keras` file that replaces the run folder's generator (its settings still
+            come from the file's metadata first, then the run folder).
         checkpoint: "final" (the `.keras` file), "latest" (the newest intact checkpoint in
-            `run_dir/checkpoints`) or a checkpoint prefix path (both need `run_dir`).
-        ema: in a run directory, the EMA generator (`generator_ema.keras` / checkpoint key).
+            `RUN/checkpoints`) or a checkpoint prefix (both need a run folder).
+        ema: in a run folder, the EMA generator (`generator_ema.keras` / checkpoint key).
+        settings_file: a JSON file of settings for a bare `.keras` file (default: a `config.json`
+            beside it, else `FILE.json`, if present).
+        **overrides: settings that win over every file: `arch`, `proteins` (list or comma string),
+            `nz`, `image_size`; None values are ignored.
+
+    Returns:
+        A `GeneratorRun`: `.model`, `.arch`, `.family`, `.layout`, `.proteins` (green-channel
+        order), `.nz`, `.image_size` `(height, width)`, `.path`, `.config`, `.guessed`.
 
     Raises:
         DataError: naming the missing file, checkpoint or bad field.
     """
-    from biogans_tf.models.registry import get_arch
-
-    if not run_dir and not generator:
+    unknown = sorted(set(overrides) - {"arch", "proteins", "nz", "image_size"})
+    if unknown:
+        raise TypeError(f"load_generator: unknown settings {unknown}")
+    if not path and not generator:
         raise DataError("--run_dir/--generator", "give a run directory or a generator .keras file")
-    config_dir = run_dir or os.path.dirname(os.path.abspath(generator))
-    if checkpoint == "final":
-        path = generator or os.path.join(run_dir, "generator_ema.keras" if ema else "generator.keras")
-        _check_file(path)
-        config = _run_config(config_dir, run_dir, path)
-        model = load_keras(path)
+    run = RunFolder(path) if path and os.path.isdir(path) else None
+    keras_file = generator or (None if run else path)
+    if run is not None:
+        settings, where = run.settings(), run.config
+    elif checkpoint != "final":
+        raise DataError(f"--checkpoint {checkpoint}", "a checkpoint needs a run directory (--run_dir)")
     else:
-        if not run_dir:
-            raise DataError(f"--checkpoint {checkpoint}", "a checkpoint needs a run directory (--run_dir)")
-        config = _run_config(run_dir, run_dir, None)
-        model, path = _restore(run_dir, config, checkpoint, ema)
-    config_path = os.path.join(config_dir, "config.json")
-    arch, nz, size, names = _settings(model, config, config_path, proteins)
+        settings, where = _file_settings(keras_file, settings_file)
+    if checkpoint == "final":
+        keras_file = keras_file or run.generator(ema)
+        _check_file(keras_file)
+        settings = _with_embedded(settings, keras_file)
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    if checkpoint == "final":
+        model, loaded = _load_keras(keras_file), keras_file
+    else:
+        model, loaded = _restore(run, settings, checkpoint, ema)
+    arch, nz, size, names, guessed = _settings(model, settings, where)
+    spec = get_arch(arch)
     return GeneratorRun(
         model=model,
         arch=arch,
-        family=get_arch(arch).family,
+        family=spec.family,
         proteins=names,
         nz=nz,
         image_size=size,
-        separable=get_arch(arch).separable,
-        config=config,
-        path=path,
+        separable=spec.separable,
+        config=settings,
+        path=loaded,
+        guessed=guessed,
     )

@@ -20,8 +20,8 @@ import threading
 import time
 
 from biogans_tf.conventions import version_folders
-from serving.bundle import LoadedVersion, load_version, run_warmup
-from serving.errors import ServingError, clip
+from biogans_tf.serving.bundle import LoadedVersion, load_version, run_warmup
+from biogans_tf.serving.errors import ServingError, clip
 
 log = logging.getLogger("serving")
 

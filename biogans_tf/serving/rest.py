@@ -34,9 +34,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from tensorflow_serving.apis import get_model_metadata_pb2
 
-from serving.bundle import TensorInfo
-from serving.errors import BodyRefusedError, ServingError, clip, clip_names, invalid
-from serving.predictor import Limits, Predictor, check_declared, shape_str
+from biogans_tf.serving.bundle import TensorInfo
+from biogans_tf.serving.errors import BodyRefusedError, ServingError, clip, clip_names, invalid
+from biogans_tf.serving.predictor import Limits, Predictor, check_declared, shape_str
 
 log = logging.getLogger("serving")
 
