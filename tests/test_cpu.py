@@ -7,8 +7,7 @@ import sys
 import pytest
 
 from biogans_tf import cpu
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.conftest import ROOT
 
 # The three CPU kinds seen on these machines (shared/design/platform_facts.md), by their flags.
 AVX2_EPYC = "fpu sse2 avx fma avx2 bmi2"

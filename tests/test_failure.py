@@ -9,8 +9,7 @@ import pytest
 import tensorflow as tf
 
 from biogans_tf.failure import LOG_NAME, error_summary, failure_line, op_message, write_error_log
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.conftest import subprocess_env
 
 
 def _graph_error() -> tf.errors.OpError:
@@ -87,7 +86,7 @@ cli.run(main, "a program whose graph step fails", "__main__")
 def test_a_program_started_through_cli_run_reports_a_graph_failure_in_one_line(tmp_path):
     script = tmp_path / "failing_program.py"
     script.write_text(PROGRAM)
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env = subprocess_env()
     p = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 1, p.stderr[-2000:]
     errors = [line for line in p.stderr.splitlines() if line.startswith("error:")]

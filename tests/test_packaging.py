@@ -19,7 +19,8 @@ import zipfile
 import pytest
 import tomllib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.conftest import ROOT
+
 HELP_LIMIT_S = 10.0  # generous: see the module docstring (target 3 s on an idle machine)
 
 with open(os.path.join(ROOT, "pyproject.toml"), "rb") as _f:

@@ -9,9 +9,9 @@ import numpy as np
 from PIL import Image
 
 from biogans_tf import progress
+from tests.conftest import ROOT, subprocess_env
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+ENV = subprocess_env()
 TINY = [
     "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4", "--data=sim:8",
     "--n_critic=1", "--steps=4", "--log_every=1",

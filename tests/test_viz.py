@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from biogans_tf import viz
+from tests.conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROTEINS = ["Alp14", "Arp3", "Tea1"]
 
 

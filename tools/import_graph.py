@@ -1,4 +1,4 @@
-"""The project's import graph, every import counted, and its circles: `python tools/import_graph.py`.
+"""The project's import graph, every import counted; its circles and layers: `python tools/import_graph.py`.
 
 Counts what a module may import: module-level and function-level `import` statements, and strings
 that name a project module (`"biogans_tf.models.archs:STAR"` registry targets, `-m training.run`
@@ -6,6 +6,11 @@ commands, `importlib` names). `from pkg import name` counts `pkg.name` when that
 `pkg` (Python runs a package's `__init__` before its submodules, which is no circle). Prints each
 circle (a strongly connected set of modules) and exits 1 if there is one, for every top-level
 package of the checkout (biogans_tf, training, export, serving, benchmarks, scripts, tools).
+
+It also checks the layers of docs/DESIGN.md (`LAYERS`): a library module imports (by `import`
+statement) only modules of its own or a lower layer. Registry target strings are lazy references
+and do not count there; `biogans_tf/__init__.py`'s `load_generator` is the package's front door
+and may forward to the loader.
 """
 
 from __future__ import annotations
@@ -70,6 +75,76 @@ def imports_of(module: str, path: Path, known: dict[str, Path]) -> set[str]:
     return out
 
 
+# Lowest first. A module belongs to the layer of the longest prefix that names it.
+LAYERS = (
+    ("foundation", ("biogans_tf.conventions", "biogans_tf.named", "biogans_tf.registries",
+                    "biogans_tf.options", "biogans_tf.io_utils", "biogans_tf.failure", "biogans_tf.cpu",
+                    "biogans_tf.progress", "biogans_tf.viz", "biogans_tf.tiff",
+                    "biogans_tf.keras_registration", "biogans_tf.data.errors", "biogans_tf.runs",
+                    "biogans_tf.runs.folder")),
+    ("data", ("biogans_tf.data",)),
+    ("models", ("biogans_tf.models",)),
+    ("losses", ("biogans_tf.losses",)),
+    ("trainer", ("biogans_tf.trainer",)),
+    ("eval", ("biogans_tf.eval",)),
+    ("loader", ("biogans_tf.runs.generator",)),
+    ("export", ("biogans_tf.export",)),
+    ("serving", ("biogans_tf.serving",)),
+    # The programs: flags -> options -> library calls (their modules may hold library functions too).
+    ("command line", ("biogans_tf.cli", "biogans_tf.training", "biogans_tf.export.saved_model",
+                      "biogans_tf.export.from_torch", "biogans_tf.serving.server",
+                      "biogans_tf.serving.client")),
+    ("front door", ("biogans_tf",)),
+)  # fmt: skip
+
+
+def layer(module: str) -> int | None:
+    """Index into `LAYERS` of a `biogans_tf` module (None for modules outside the package)."""
+    best = None
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and (
+                best is None or len(prefix) > best[1]
+            ):
+                best = (i, len(prefix))
+    return None if best is None else best[0]
+
+
+def statement_imports(module: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The project modules `module` imports by `import` statements (any level; no strings)."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    out = set()
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module
+                     for a in node.names]  # fmt: skip
+        for name in names:
+            parts = name.split(".")
+            while parts and ".".join(parts) not in known:
+                parts.pop()
+            if parts and ".".join(parts) != module:
+                out.add(".".join(parts))
+    return out
+
+
+def layer_violations(root: Path = ROOT) -> list[str]:
+    """`"a (layer) imports b (higher layer)"` for each upward import inside `biogans_tf`."""
+    known = modules(root)
+    found = []
+    for module, path in sorted(known.items()):
+        here = layer(module)
+        if here is None or module == "biogans_tf":
+            continue
+        for target in sorted(statement_imports(module, path, known)):
+            there = layer(target)
+            if there is not None and there > here:
+                found.append(f"{module} ({LAYERS[here][0]}) imports {target} ({LAYERS[there][0]})")
+    return found
+
+
 def graph(root: Path = ROOT) -> dict[str, set[str]]:
     known = modules(root)
     return {m: imports_of(m, p, known) for m, p in known.items()}
@@ -119,7 +194,12 @@ def main() -> int:
         print("import circle: " + " <-> ".join(component))
     if not found:
         print(f"no import circle in {', '.join(PACKAGES)}")
-    return 1 if found else 0
+    upward = layer_violations()
+    for line in upward:
+        print("upward import: " + line)
+    if not upward:
+        print("no library module imports a higher layer (" + " < ".join(n for n, _ in LAYERS) + ")")
+    return 1 if found or upward else 0
 
 
 if __name__ == "__main__":

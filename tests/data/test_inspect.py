@@ -8,9 +8,8 @@ import sys
 import numpy as np
 
 from biogans_tf.training import data_inspect as inspect_cli
+from tests.conftest import ROOT
 from tests.data.lin_fixtures import make_lin, png_bytes, zip_folder
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_human_summary(tmp_path, capsys):

@@ -9,14 +9,14 @@ TensorFlow initialises.
 """
 
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.conftest import ROOT
+
 # wgan-gp on the star family (conditional data: the batch axis is 1; eps [C, B] sliced), and the
 # joint family with a BatchNorm critic and weight clipping (synchronized BatchNorm in both nets,
 # clipping through assign_synced).

@@ -8,8 +8,8 @@ import pytest
 from nbclient import NotebookClient
 
 from biogans_tf.tiff import read_tiff
+from tests.conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NOTEBOOK = os.path.join(ROOT, "docs", "quickstart.ipynb")
 # Bazel targets carry only their Python sources and deps; the notebook is checked by pytest (CI runs both).
 pytestmark = pytest.mark.skipif(

@@ -15,10 +15,10 @@ import pytest
 import tensorflow as tf
 
 from biogans_tf.eval import lbfgs_reference
+from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.environ.get("BIOGANS_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
 REFERENCE = os.path.join(SHARED, "reference", "torch_reference.py")
 SETTINGS = dict(lr=0.05, max_iter=20, history_size=100, tolerance_grad=1e-7, tolerance_change=1e-9)

@@ -18,8 +18,8 @@ from biogans_tf.export.from_torch import convert_critic_state_dict, convert_stat
 from biogans_tf.export.torch_keys import key_map
 from biogans_tf.export.torch_weights import load_torch_state_dict
 from biogans_tf.models import build_critic, build_generator
+from tests.conftest import ROOT, subprocess_env
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.environ.get("BIOGANS_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
 REFERENCE = os.path.join(SHARED, "reference", "torch_reference.py")
 TINY = dict(image_size=(16, 32), ngf=8, n_proteins=3)
@@ -182,7 +182,7 @@ def test_cli_as_module_subprocess(tmp_path):
     pth = tmp_path / "G.pth"
     _save_pth(torch, src, pth)
     out = tmp_path / "G.keras"
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env = subprocess_env()
     cmd = [sys.executable, "-m", "export.from_torch", "--arch", "star", "--pth", str(pth), "--out", str(out),
            "--image_size", "16x32", "--ngf", "8", "--n_proteins", "3"]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)

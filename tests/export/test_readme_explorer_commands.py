@@ -11,7 +11,8 @@ import re
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.conftest import ROOT, subprocess_env
+
 # The main command at 1 step, at a tiny size (the flags given override the preset's).
 TINY = ["--steps=1", "--sample_every=1", "--image_size=24x40", "--ngf=8", "--ndf=8", "--batch_size=4",
         "--data=sim:8"]  # fmt: skip
@@ -25,7 +26,7 @@ def _readme_explorer_commands() -> list[str]:
 
 
 def test_the_demo_runs_ema_generator_is_exported_and_served_as_the_readme_says(tmp_path):
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env = subprocess_env()
     train = subprocess.run(
         [sys.executable, "-m", "training.run", "--arch=star", "--preset=cpu-demo", *TINY],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,

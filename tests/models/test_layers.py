@@ -1,6 +1,5 @@
 """BatchNorm semantics (PyTorch-like), separable and star blocks."""
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -10,8 +9,7 @@ import numpy as np
 import pytest
 
 from biogans_tf.models.layers import BatchNorm, SeparableConvTranspose, StarBlock
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.conftest import subprocess_env
 
 
 def _x(shape, seed=0):
@@ -110,7 +108,7 @@ _SYNC_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_synchronized_batchnorm_under_mirrored_strategy():
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env = subprocess_env()
     res = subprocess.run(
         [sys.executable, "-c", _SYNC_SCRIPT], capture_output=True, text=True, env=env, timeout=300
     )

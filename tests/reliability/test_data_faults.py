@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 import tifffile
 
+from tests.conftest import ROOT, subprocess_env
 from tests.data.lin_fixtures import flip_member_byte, make_lin, zip_folder
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _limit_memory():
@@ -28,7 +27,7 @@ def _limit_memory():
 
 
 def _cli(module, args, timeout=180):
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env = subprocess_env()
     try:
         p = subprocess.run(
             [sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -17,8 +17,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from biogans_tf.models import build_generator
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.conftest import ROOT, subprocess_env
 
 EXISTING = """
 model_config_list {
@@ -55,7 +54,7 @@ def keras_file(tmp_path_factory):
 
 
 def _export(keras_file, base, name):
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env = subprocess_env()
     cmd = [sys.executable, "-m", "export.saved_model", f"--generator={keras_file}", "--arch=dcgan",
            "--proteins=Alp14", f"--base_path={base}", f"--model_name={name}", "--nowarmup",
            "--config_base_path=/models"]  # fmt: skip
@@ -99,7 +98,7 @@ def test_a_file_that_does_not_parse_stops_the_export_and_is_kept(keras_file, tmp
 
 
 def _start_export(keras_file, base, name, preexec_fn=None):
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env = subprocess_env()
     cmd = [sys.executable, "-m", "export.saved_model", f"--generator={keras_file}", "--arch=dcgan",
            "--proteins=Alp14", f"--base_path={base}", f"--model_name={name}", "--nowarmup"]  # fmt: skip
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

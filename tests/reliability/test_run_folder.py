@@ -11,7 +11,8 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.conftest import ROOT, subprocess_env
+
 CLI_TINY = [
     "--arch=dcgan", "--gan=gan", "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4",
     "--data=sim:8", "--proteins=Alp14,Arp3", "--log_every=1000", "--deterministic",
@@ -19,7 +20,7 @@ CLI_TINY = [
 
 
 def _start(args, sleep=None):
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env = subprocess_env()
     program = ["training.run"] if sleep is None else ["tests.training.slow_run", str(sleep)]
     return subprocess.Popen(
         [sys.executable, "-m", *program, *CLI_TINY, *args],

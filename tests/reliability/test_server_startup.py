@@ -15,7 +15,8 @@ import grpc
 import pytest
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 
-from tests.serving.conftest import MODEL, ROOT, Server, http_json, subprocess_env
+from tests.conftest import ROOT, subprocess_env
+from tests.serving.conftest import MODEL, Server, http_json
 
 N_WARMUP = 6  # one request per signature but serving_default (export/serving_files.py)
 

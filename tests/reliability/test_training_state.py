@@ -15,8 +15,8 @@ import pytest
 
 from biogans_tf.trainer.config import ConfigError, resolve
 from biogans_tf.training.train import train
+from tests.conftest import ROOT, subprocess_env
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI_TINY = [
     "--arch=dcgan", "--gan=gan", "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4",
     "--data=sim:8", "--proteins=Alp14,Arp3", "--sample_every=1000", "--log_every=1000",
@@ -26,7 +26,7 @@ TINY = dict(arch="dcgan", gan="gan", image_size=(24, 40), ngf=8, ndf=8, nz=16, b
 
 
 def _cli(args, timeout=300):
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env = subprocess_env()
     return subprocess.run(
         [sys.executable, "-m", "training.run", *CLI_TINY, *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,

@@ -6,9 +6,7 @@ picked up. Ports are ephemeral; everything binds 127.0.0.1.
 """
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,24 +14,14 @@ import urllib.request
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from biogans_tf.serving.launch import free_port
+from tests.conftest import ROOT, subprocess_env
+
 NZ = 16
 SIZE = (16, 32)
 MODEL = "cells"
 MAX_BATCH = 64
 MAX_REQUEST_BYTES = 200_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def subprocess_env() -> dict:
-    env = dict(os.environ)
-    env.update(PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
-    return env
 
 
 def http_json(url: str, body=None, timeout: float = 60.0):

@@ -28,7 +28,9 @@ from biogans_tf.serving.explorer.browser import (
     open_explorer,
     wait_for,
 )
-from tests.serving.conftest import ROOT, Server, free_port, http_json, subprocess_env
+from biogans_tf.serving.launch import free_port
+from tests.conftest import ROOT, subprocess_env
+from tests.serving.conftest import Server, http_json
 
 PROTEINS = ["Alp14", "Arp3", "Tea1"]
 SIZE = (16, 32)

@@ -4,10 +4,11 @@ absl flags live in one global registry: two commands that define `--data` or `--
 time raise `DuplicateFlagError` in whichever is imported second.
 """
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +32,7 @@ COMMAND_MODULES = [
 
 def test_all_command_modules_import_together_in_one_process():
     code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\nprint('ok')\n"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = subprocess_env()
     p = subprocess.run(
         [sys.executable, "-c", code, *COMMAND_MODULES],
         cwd=ROOT,

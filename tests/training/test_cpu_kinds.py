@@ -6,7 +6,6 @@ a CPU unlike the one they run on.
 """
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 from biogans_tf.cpu import ONEDNN_VARIABLE, cpu_flags
 from biogans_tf.failure import LOG_NAME
 from biogans_tf.trainer.precision import BF16_CPU_FLAGS
+from tests.conftest import subprocess_env
 
 # What Eigen's kernels say about a grouped convolution's gradients; which of the two gradient ops
 # runs (and fails) first depends on the op scheduling, so either may be reported.
@@ -23,7 +23,6 @@ EIGEN_COMPLAINT = (
     r"Conv2DBackpropInput failed .*Gradients for grouped convolutions are not supported on CPU"
     r"|Conv2DBackpropFilter failed .*filter_size does not have enough elements"
 )
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 README_COMMAND = ["-m", "training.run", "--arch=star", "--preset=cpu-demo"]
 TINY = [
     "--arch=star", "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4",
@@ -32,7 +31,7 @@ TINY = [
 
 
 def _run(args, onednn: str, tmp_path, **extra_env):
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3", **extra_env)
+    env = subprocess_env(**extra_env)
     env[ONEDNN_VARIABLE] = onednn
     return subprocess.run(
         [sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900

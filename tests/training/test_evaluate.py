@@ -12,8 +12,7 @@ from PIL import Image
 from biogans_tf.io_utils import write_json
 from biogans_tf.models import build_generator
 from biogans_tf.training.evaluate import evaluate
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.conftest import ROOT, subprocess_env
 
 
 def _make_run(path, arch="star", proteins=("Alp14", "Tea1")):
@@ -108,7 +107,7 @@ def test_bad_options_are_named(tmp_path, star_run):
 
 
 def _cli(*args):
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env = subprocess_env()
     return subprocess.run(
         [sys.executable, "-m", "training.evaluate", *args], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=600,

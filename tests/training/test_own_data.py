@@ -13,8 +13,8 @@ import tifffile
 from biogans_tf.data.own import load_own
 from biogans_tf.trainer.config import ConfigError, load_config, resolve
 from biogans_tf.training.evaluate import EvalOptions, _own_options
+from tests.conftest import ROOT, subprocess_env
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTEINS = ("Alp14", "Tea1")
 
 
@@ -45,7 +45,7 @@ def test_training_run_trains_two_steps_on_own_tiffs(tmp_path):
            "--channel_map=red=1,green=0", "--percentiles=1,99", "--resize_policy=fit",
            "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4", "--steps=2",
            "--n_critic=1", "--sample_every=100", "--log_every=100", f"--run_dir={run}"]  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
+    env = subprocess_env()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -16,10 +16,10 @@ import tensorflow as tf
 import biogans_tf  # noqa: F401  (registers the custom classes for keras.saving.load_model)
 from biogans_tf.models.critic_bank import grouped_training_error
 from biogans_tf.trainer.precision import resolve_precision
+from tests.conftest import ROOT, subprocess_env
 
 pytestmark = pytest.mark.cpu_kinds
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI_TINY = [
     "--arch=star", "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4",
     "--data=sim:8", "--proteins=Alp14,Arp3", "--sample_every=100", "--log_every=1", "--n_critic=2",
@@ -28,7 +28,7 @@ CLI_TINY = [
 
 
 def _run(args):
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env = subprocess_env()
     p = subprocess.run(
         [sys.executable, "-m", "training.run", *CLI_TINY, *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,

@@ -21,9 +21,9 @@ from biogans_tf.runs.folder import read_metadata
 from biogans_tf.trainer.checkpoint import restore_generator
 from biogans_tf.trainer.config import ConfigError, resolve
 from biogans_tf.training.train import train
+from tests.conftest import ROOT, subprocess_env
 from tests.trainer.util import with_nan_at
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = dict(
     image_size=(24, 40),
     ngf=8,
@@ -123,7 +123,7 @@ def test_data_checks_and_existing_run_dir(tmp_path):
 
 
 def _cli(args, program=("training.run",), **kw):
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    env = subprocess_env()
     return subprocess.Popen(
         [sys.executable, "-m", *program, *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,

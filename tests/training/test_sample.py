@@ -12,8 +12,7 @@ from biogans_tf import tiff
 from biogans_tf.io_utils import write_json
 from biogans_tf.models import build_generator
 from biogans_tf.training.sample import sample_to_file
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.conftest import ROOT, subprocess_env
 
 
 def _run_dir(path):
@@ -30,7 +29,7 @@ def test_cli_writes_a_named_ome_tiff(tmp_path):
     out = str(tmp_path / "s.ome.tif")
     cmd = [sys.executable, "-m", "training.sample", "--generator", os.path.join(run, "generator.keras"),
            "--n", "5", "--seed", "2", "--bits", "16", "--out", out]  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
+    env = subprocess_env()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -49,7 +48,7 @@ def test_cli_writes_a_named_ome_tiff(tmp_path):
 
 
 def test_cli_errors_are_one_line(tmp_path):
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
+    env = subprocess_env()
     for args, expected in (
         (["--generator", str(tmp_path / "none.keras")], "none.keras: generator file not found"),
         (["--generator", "g.keras", "--out", "x.jpg"], "--out=x.jpg: expected a file name ending in"),
