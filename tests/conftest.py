@@ -69,3 +69,23 @@ def tiny_star_run(tmp_path_factory) -> str:
     results = train(cfg)
     assert results["status"] == "ok", results
     return run_dir
+
+
+def forge_run(path, generator, config: dict, generator_ema=None) -> str:
+    """A run folder as training writes one, from a built generator and its config (no training).
+
+    Writes the config, the protein order and `generator.keras` (+ `generator_ema.keras`) where
+    `biogans_tf.runs.folder.RunFolder` says they go; returns the folder.
+    """
+    from biogans_tf.io_utils import write_json
+    from biogans_tf.runs.folder import RunFolder
+
+    run = RunFolder(str(path))
+    os.makedirs(run.path, exist_ok=True)
+    write_json(run.config, config)
+    if config.get("proteins") is not None:
+        write_json(run.proteins, list(config["proteins"]))
+    generator.save(run.generator())
+    if generator_ema is not None:
+        generator_ema.save(run.generator(ema=True))
+    return run.path

@@ -79,6 +79,7 @@ def _copy_checkout(dst: Path) -> Path:
     return dst
 
 
+@pytest.mark.e2e
 def test_check_catches_a_test_without_target_and_generation_fixes_it(tmp_path):
     root = _copy_checkout(tmp_path)
     gen_build.write(root)
@@ -139,6 +140,7 @@ def _run_pytest_main(tmp_path: Path, body: str, *extra: str) -> subprocess.Compl
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.e2e
 def test_pytest_main_exit_codes(tmp_path):
     slow_only = "import pytest\n\n\n@pytest.mark.slow\ndef test_s():\n    pass\n"
     # A file whose tests are all deselected (e.g. only slow tests) passes ...
@@ -158,6 +160,7 @@ def test_pytest_main_exit_codes(tmp_path):
     assert missing.returncode == 2 and "nope.py" in missing.stderr
 
 
+@pytest.mark.e2e
 def test_subprocess_module_strings_and_tensorflow_set_deps_and_size(tmp_path):
     root = tmp_path
     (root / "WORKSPACE").write_text("")

@@ -149,6 +149,7 @@ def test_protein_lists_and_names():
     assert C.STRATEGIES == ("default", "mirrored", "multi_worker")
 
 
+@pytest.mark.e2e
 def test_import_does_not_load_tensorflow():
     code = "import sys, biogans_tf.conventions; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

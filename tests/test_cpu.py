@@ -50,6 +50,7 @@ def test_cpu_model_and_missing_cpuinfo(tmp_path):
     assert not cpu.onednn_on_by_default(absent)
 
 
+@pytest.mark.e2e
 def test_the_rule_matches_what_tensorflow_does_on_this_machine():
     # TensorFlow logs "oneDNN custom operations are on" at import exactly when it runs them.
     env = {k: v for k, v in os.environ.items() if k not in (cpu.ONEDNN_VARIABLE, "TF_CPP_MIN_LOG_LEVEL")}

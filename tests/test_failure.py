@@ -83,6 +83,7 @@ cli.run(main, "a program whose graph step fails", "__main__")
 """
 
 
+@pytest.mark.e2e
 def test_a_program_started_through_cli_run_reports_a_graph_failure_in_one_line(tmp_path):
     script = tmp_path / "failing_program.py"
     script.write_text(PROGRAM)

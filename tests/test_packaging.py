@@ -21,6 +21,8 @@ import tomllib
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.packaging
+
 HELP_LIMIT_S = 10.0  # generous: see the module docstring (target 3 s on an idle machine)
 
 with open(os.path.join(ROOT, "pyproject.toml"), "rb") as _f:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from biogans_tf import progress
@@ -46,6 +47,7 @@ def test_no_bar_and_no_output_without_a_terminal(capsys):
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.e2e
 def test_bar_draws_on_a_terminal_that_reports_no_size():
     code = (
         "from biogans_tf import progress\n"
@@ -57,6 +59,7 @@ def test_bar_draws_on_a_terminal_that_reports_no_size():
     assert "work:" in err and "4/4" in err and "cell/s" in err, err
 
 
+@pytest.mark.e2e
 def test_training_prints_log_lines_without_a_terminal_and_labels_its_samples(tmp_path):
     run = tmp_path / "run"
     p = subprocess.run(
@@ -80,6 +83,7 @@ def test_training_prints_log_lines_without_a_terminal_and_labels_its_samples(tmp
     assert (body[..., 0] == body[..., 2]).all()  # magenta-green: red shown as R = B
 
 
+@pytest.mark.e2e
 def test_training_shows_a_bar_on_a_terminal(tmp_path):
     rc, out, err = _run_with_tty_stderr(
         ["-m", "training.run", "--arch=dcgan", "--proteins=Alp14", f"--run_dir={tmp_path / 'r'}", *TINY], 400
@@ -90,6 +94,7 @@ def test_training_shows_a_bar_on_a_terminal(tmp_path):
     assert out.strip().splitlines()[-1].startswith("{")  # results JSON stays the last stdout line
 
 
+@pytest.mark.e2e
 def test_bad_palette_is_one_line_naming_the_allowed_values(tmp_path):
     p = subprocess.run(
         [sys.executable, "-m", "training.run", "--palette=rainbow", f"--run_dir={tmp_path / 'r'}"],

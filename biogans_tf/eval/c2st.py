@@ -44,8 +44,7 @@ import tensorflow as tf
 from biogans_tf.conventions import derive_key, to_model_range
 from biogans_tf.eval.c2st_bank import C2ST_EXECUTION, C2STBank
 from biogans_tf.eval.fakes import is_fake_source
-
-CRITICS = ("wgan-gp", "wgan", "gan")
+from biogans_tf.registries import LOSSES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,8 +87,7 @@ class C2STSettings:
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"C2STSettings.{name}: expected a positive integer, got {value!r}")
-        if self.critic not in CRITICS:
-            raise ValueError(f"C2STSettings.critic: expected one of {'|'.join(CRITICS)}, got {self.critic!r}")
+        LOSSES.check(self.critic, "c2st_critic")  # a critic trained with one of the registered losses
 
 
 def median_mad(values) -> tuple[float, float]:

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from biogans_tf.data import calibration as C
+from biogans_tf.training.data_calibrate import main as calibrate_main
 
 REAL = C.DEFAULT_REAL
 needs_real = pytest.mark.skipif(
@@ -50,7 +51,7 @@ def test_hole_inside_cell_counts_as_cell():
 
 
 def test_cli_skips_cleanly_without_real_cells(tmp_path, capsys):
-    rc = C.main(["--real", str(tmp_path / "missing.npy"), "--n", "2", "--figure", ""])
+    rc = calibrate_main(["--real", str(tmp_path / "missing.npy"), "--n", "2", "--figure", ""])
     assert rc == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["status"] == "skipped"
@@ -78,7 +79,7 @@ def test_simulated_statistics_fall_inside_real_ranges():
 @needs_real
 def test_cli_prints_table_json_and_writes_figure(tmp_path, capsys):
     fig = tmp_path / "fig.png"
-    rc = C.main(["--n", "30", "--seed", "0", "--figure", str(fig)])
+    rc = calibrate_main(["--n", "30", "--seed", "0", "--figure", str(fig)])
     text = capsys.readouterr().out
     summary = json.loads(text.strip().splitlines()[-1])
     assert rc == (0 if summary["out"] == 0 else 1)
@@ -100,7 +101,7 @@ def test_cli_prints_table_json_and_writes_figure(tmp_path, capsys):
 def test_figure_palette_flag_and_default_location(tmp_path, capsys):
     # Regenerating the committed docs/figures/real_vs_sim.png must be asked for explicitly.
     assert C.DEFAULT_FIGURE.startswith("runs" + os.sep)
-    assert C.main(["--n", "2", "--palette", "blue", "--figure", ""]) == 2
+    assert calibrate_main(["--n", "2", "--palette", "blue", "--figure", ""]) == 2
     err = capsys.readouterr().err  # one line naming the flag and the allowed values
     assert len(err.strip().splitlines()) == 1 and "--palette" in err and "blue" in err
     assert all(name in err for name in ("red-green", "magenta-green", "gray"))

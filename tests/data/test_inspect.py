@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from biogans_tf.training import data_inspect as inspect_cli
 from tests.conftest import ROOT
@@ -55,6 +56,7 @@ def test_bad_inputs_one_line_errors(tmp_path, capsys):
     assert "error: --image_size: '48by80': expected HEIGHTxWIDTH" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_cli_subprocess_no_traceback(tmp_path):
     make_lin(tmp_path, cells=(1,))
     (tmp_path / "train" / "Alp14" / "cell1.png").write_bytes(png_bytes(np.zeros((48, 80, 4), np.uint8)))

@@ -9,7 +9,8 @@ from PIL import Image
 
 from biogans_tf.data.cellset import CellSet
 from biogans_tf.data.errors import DataError
-from biogans_tf.data.neighbours import Neighbours, compute_neighbours, fingerprint, main, mine_neighbours
+from biogans_tf.data.neighbours import Neighbours, compute_neighbours, fingerprint, mine_neighbours
+from biogans_tf.training.data_neighbours import main
 
 
 def _cells(images, labels, proteins=("A", "B", "C")):
@@ -145,7 +146,6 @@ def _write_lin(root, proteins, n, rng):
 
 
 def test_cli_on_lin_folder(tmp_path, capsys):
-    pytest.importorskip("biogans_tf.data.sources")
     _write_lin(tmp_path / "lin", ["Arp3", "Alp14"], 4, np.random.default_rng(5))
     out = tmp_path / "out" / "nn.npz"
     status = main(

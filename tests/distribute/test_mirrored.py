@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.e2e
+
 # wgan-gp on the star family (conditional data: the batch axis is 1; eps [C, B] sliced), and the
 # joint family with a BatchNorm critic and weight clipping (synchronized BatchNorm in both nets,
 # clipping through assign_synced).

@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.e2e
+
 TINY = [
     "--arch=dcgan", "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4",
     "--data=sim:8", "--proteins=Alp14,Arp3", "--n_critic=1", "--sample_every=100", "--log_every=100",

@@ -34,7 +34,7 @@ def test_committed_notebook_has_no_outputs():
     assert code and all(not c.outputs and c.execution_count is None for c in code)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e  # CI runs it (README's test command)
 def test_quickstart_executes_at_tiny_sizes(tmp_path, monkeypatch):
     out = tmp_path / "quickstart"
     # The kernel inherits this environment: tiny parameters, the checkout importable, quiet TF, CPU.

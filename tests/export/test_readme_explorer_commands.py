@@ -11,7 +11,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT, subprocess_env
+
+pytestmark = pytest.mark.e2e
 
 # The main command at 1 step, at a tiny size (the flags given override the preset's).
 TINY = ["--steps=1", "--sample_every=1", "--image_size=24x40", "--ngf=8", "--ndf=8", "--batch_size=4",

@@ -15,6 +15,7 @@ from biogans_tf.export import saved_model as sm
 from biogans_tf.io_utils import owned_tempdir
 from biogans_tf.models import build_generator
 from biogans_tf.trainer.checkpoint import variable_bag
+from tests.conftest import forge_run
 
 NZ = 16
 SIZE = (16, 32)
@@ -30,12 +31,9 @@ def run_dir(tmp_path_factory):
     """A tiny star run dir per the trainer contract: config.json, proteins.json, .keras, checkpoints/."""
     run = tmp_path_factory.mktemp("run")
     g, g_ema = _build(1), _build(2)
-    g.save(run / "generator.keras")
-    g_ema.save(run / "generator_ema.keras")
     config = dict(arch="star", gan="wgan-gp", proteins=PROTEINS, image_size=list(SIZE), nz=NZ, ngf=8, ndf=8,
                   red_portion=0.5, seed=1, ema=True, steps=3)  # fmt: skip
-    (run / "config.json").write_text(json.dumps(config))
-    (run / "proteins.json").write_text(json.dumps(PROTEINS))
+    forge_run(run, g, config, generator_ema=g_ema)
     # The checkpoint holds different weights from generator.keras, so "latest" is distinguishable.
     g_ckpt, g_ckpt_ema = _build(3), _build(4)
     manager = tf.train.CheckpointManager(
@@ -113,6 +111,7 @@ def test_reconstruct_signature_recovers_samples(exported, run_dir):
     assert np.all(out["l2"].numpy() < 1e-3), out["l2"].numpy()
 
 
+@pytest.mark.e2e
 def test_saved_model_cli_lists_all_signatures(exported):
     base, _ = exported
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
@@ -178,6 +177,7 @@ def test_model_name_must_be_one_safe_path_component(tmp_path, name):
     assert not (tmp_path / "base").exists() or os.listdir(tmp_path / "base") == []
 
 
+@pytest.mark.e2e
 def test_a_killed_exports_temp_folder_is_removed_by_the_next(tmp_path):
     g = build_generator("dcgan", image_size=SIZE, nz=NZ, ngf=8, seed=0)
     keras_file = str(tmp_path / "g.keras")
@@ -229,6 +229,7 @@ def test_latest_falls_back_from_a_corrupt_newest_checkpoint(run_dir, tmp_path, c
         sm.load(str(run), checkpoint="latest")
 
 
+@pytest.mark.e2e
 def test_export_runs_under_graph_loading_as_tf_serving_loads_it(exported, run_dir, tmp_path):
     """TF Serving (C++) and `saved_model_cli run` load the MetaGraph and restore it with its saver, not
     with `tf.saved_model.load`'s object graph. A Keras 3 model tracked only as a layer left the

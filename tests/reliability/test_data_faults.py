@@ -19,6 +19,8 @@ import tifffile
 from tests.conftest import ROOT, subprocess_env
 from tests.data.lin_fixtures import flip_member_byte, make_lin, zip_folder
 
+pytestmark = pytest.mark.e2e
+
 
 def _limit_memory():
     # A walk that never ends grows without bound: cap it so a regression fails instead of

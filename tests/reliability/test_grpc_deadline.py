@@ -20,6 +20,8 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from tests.conftest import ROOT, subprocess_env
 from tests.serving.conftest import MODEL, Server
 
+pytestmark = pytest.mark.e2e
+
 IMAGES, RESTARTS, ITERATIONS = 32, 32, 1000  # 1,024 independent L-BFGS problems, well over 10 s
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from tests.serving.conftest import MODEL, Server
 
+pytestmark = pytest.mark.e2e
+
 DEADLINE_S = 1.5
 
 

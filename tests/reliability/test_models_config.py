@@ -19,6 +19,8 @@ from tensorflow_serving.config import model_server_config_pb2
 from biogans_tf.models import build_generator
 from tests.conftest import ROOT, subprocess_env
 
+pytestmark = pytest.mark.e2e
+
 EXISTING = """
 model_config_list {
   config {

@@ -18,6 +18,8 @@ from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 from tests.conftest import ROOT, subprocess_env
 from tests.serving.conftest import MODEL, Server, http_json
 
+pytestmark = pytest.mark.e2e
+
 N_WARMUP = 6  # one request per signature but serving_default (export/serving_files.py)
 
 

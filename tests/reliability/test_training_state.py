@@ -56,6 +56,7 @@ def _indexes(folder):
     return sorted(n for n in os.listdir(folder) if n.endswith(".index"))
 
 
+@pytest.mark.e2e
 def test_resume_without_state_file_and_with_a_corrupt_newest(tmp_path):
     run = tmp_path / "run"
     _results(_cli([f"--run_dir={run}", "--steps=3", "--checkpoint_every=1", "--keep_checkpoints=2"]))
@@ -110,6 +111,7 @@ def tmpfs(tmp_path):
         subprocess.run(["umount", "-l", str(target)], check=False)
 
 
+@pytest.mark.e2e
 def test_read_only_logdir(tmpfs):
     ro = tmpfs("ro,size=1m")  # chmod does not stop root; a read-only mount does
     expected = rf"--run_dir={ro}/run: cannot write to {ro}/run \(Read-only file system\)"
@@ -117,6 +119,7 @@ def test_read_only_logdir(tmpfs):
         train(resolve(dict(TINY, run_dir=str(ro / "run"))))
 
 
+@pytest.mark.e2e
 def test_full_disk_stops_cleanly_and_the_last_checkpoint_resumes(tmpfs, tmp_path):
     # Measure one run's files first, then give a second run room for a few checkpoints only.
     probe = tmp_path / "probe"

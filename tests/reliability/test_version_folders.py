@@ -34,6 +34,7 @@ def test_names_parse_as_tf_serving_reads_them(tmp_path):
     assert version_folders(str(tmp_path)) == ({7: "7"}, ["007", "8", "latest"])
 
 
+@pytest.mark.e2e
 def test_a_server_and_an_export_ignore_odd_names_and_serve_padded_ones(export_dir, tmp_path):
     model = tmp_path / "models" / MODEL
     for name in NOT_VERSIONS:

@@ -84,6 +84,7 @@ def _python(code: str, cwd) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+@pytest.mark.e2e
 def test_import_biogans_tf_registers_without_importing_tensorflow(saved):
     """`import biogans_tf` stays light; the classes register when Keras arrives, in either order."""
     d, _ = saved
@@ -104,6 +105,7 @@ def test_import_biogans_tf_registers_without_importing_tensorflow(saved):
     assert p.stdout.split()[-2:] == ["StarGenerator", "StarGenerator"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "imports",
     [
@@ -121,6 +123,7 @@ def test_registration_in_either_import_order(saved, imports):
     assert p.stdout.split()[-1] == "StarGenerator"
 
 
+@pytest.mark.e2e
 def test_export_takes_arch_and_proteins_from_the_keras_file(saved, tmp_path):
     """`biogans-export --generator G.keras` needs no --arch/--proteins when the file carries them."""
     d, _ = saved

@@ -32,6 +32,8 @@ from biogans_tf.serving.launch import free_port
 from tests.conftest import ROOT, subprocess_env
 from tests.serving.conftest import Server, http_json
 
+pytestmark = pytest.mark.browser
+
 PROTEINS = ["Alp14", "Arp3", "Tea1"]
 SIZE = (16, 32)
 N_TILES = 12

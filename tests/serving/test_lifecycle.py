@@ -14,6 +14,8 @@ from biogans_tf.export import saved_model as sm
 from biogans_tf.models import build_generator
 from tests.serving.conftest import MODEL, NZ, SIZE, Server
 
+pytestmark = pytest.mark.e2e
+
 
 def _generate(target, z, version=None):
     with grpc.insecure_channel(target) as channel:

@@ -127,7 +127,7 @@ def test_bf16_step_keeps_the_penalty_in_float32(restore_policy, arch):
 
 def test_critic_bank_flag_is_checked():
     assert resolve({"run_dir": "x", "critic_bank": "grouped"}).critic_bank == "grouped"
-    with pytest.raises(ConfigError, match="--critic_bank='grouped'.*--critic_norm=none"):
+    with pytest.raises(ConfigError, match="--critic_bank=grouped needs --critic_norm=none"):
         resolve({"run_dir": "x", "critic_bank": "grouped", "critic_norm": "spectral"})
     with pytest.raises(ConfigError, match="--critic_bank='stacked'"):
         resolve({"run_dir": "x", "critic_bank": "stacked"})

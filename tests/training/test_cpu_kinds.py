@@ -17,6 +17,8 @@ from biogans_tf.failure import LOG_NAME
 from biogans_tf.trainer.precision import BF16_CPU_FLAGS
 from tests.conftest import subprocess_env
 
+pytestmark = pytest.mark.e2e
+
 # What Eigen's kernels say about a grouped convolution's gradients; which of the two gradient ops
 # runs (and fails) first depends on the op scheduling, so either may be reported.
 EIGEN_COMPLAINT = (

@@ -7,19 +7,15 @@ import pytest
 import tifffile
 
 from biogans_tf import tiff
-from biogans_tf.io_utils import write_json
 from biogans_tf.models import build_generator
 from biogans_tf.training.evaluate import evaluate
+from tests.conftest import forge_run
 
 
 def _run(path):
-    os.makedirs(path, exist_ok=True)
-    build_generator("star", image_size=(24, 40), n_proteins=2, nz=8, ngf=8, seed=0).save(
-        os.path.join(path, "generator.keras")
-    )
+    g = build_generator("star", image_size=(24, 40), n_proteins=2, nz=8, ngf=8, seed=0)
     config = {"arch": "star", "proteins": ["Alp14", "Tea1"], "image_size": [24, 40], "nz": 8, "data": "sim"}
-    write_json(os.path.join(path, "config.json"), config)
-    return str(path)
+    return forge_run(path, g, config)
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ def make_own_tiffs(root, n=6, shape=(30, 44), seed=0):
     return str(root)
 
 
+@pytest.mark.e2e
 def test_training_run_trains_two_steps_on_own_tiffs(tmp_path):
     data = make_own_tiffs(tmp_path / "crops")
     run = str(tmp_path / "run")

@@ -20,6 +20,8 @@ from tensorboard.backend.event_processing import event_accumulator
 from biogans_tf.export import saved_model as sm
 from tests.conftest import ROOT, subprocess_env
 
+pytestmark = pytest.mark.e2e
+
 CLI_TINY = [
     "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4", "--data=sim:8",
     "--proteins=Alp14,Arp3", "--sample_every=100", "--log_every=1", "--n_critic=2", "--checkpoint_every=2",

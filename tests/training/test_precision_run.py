@@ -18,7 +18,7 @@ from biogans_tf.models.critic_bank import grouped_training_error
 from biogans_tf.trainer.precision import resolve_precision
 from tests.conftest import ROOT, subprocess_env
 
-pytestmark = pytest.mark.cpu_kinds
+pytestmark = [pytest.mark.cpu_kinds, pytest.mark.e2e]
 
 CLI_TINY = [
     "--arch=star", "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4",

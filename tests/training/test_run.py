@@ -130,6 +130,7 @@ def _cli(args, program=("training.run",), **kw):
     )  # fmt: skip
 
 
+@pytest.mark.e2e
 def test_cli_rejects_incompatible_flags(tmp_path):
     p = _cli(["--arch=star", "--proteins=Alp14", f"--run_dir={tmp_path / 'r'}"])
     out, err = p.communicate(timeout=120)
@@ -138,6 +139,7 @@ def test_cli_rejects_incompatible_flags(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.e2e
 def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path):
     common = CLI_TINY + ["--arch=dcgan", "--steps=6", "--checkpoint_every=2", "--deterministic"]
     a, b = tmp_path / "a", tmp_path / "b"

@@ -6,24 +6,23 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tifffile
 
 from biogans_tf import tiff
-from biogans_tf.io_utils import write_json
 from biogans_tf.models import build_generator
 from biogans_tf.training.sample import sample_to_file
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import ROOT, forge_run, subprocess_env
 
 
 def _run_dir(path):
-    os.makedirs(path, exist_ok=True)
     g = build_generator("star", image_size=(16, 32), n_proteins=2, nz=8, ngf=8, seed=0)
-    g.save(os.path.join(path, "generator.keras"))
-    write_json(os.path.join(path, "config.json"), {"arch": "star", "proteins": ["Alp14", "Tea1"], "nz": 8,
-                                                    "image_size": [16, 32]})  # fmt: skip
-    return str(path)
+    return forge_run(
+        path, g, {"arch": "star", "proteins": ["Alp14", "Tea1"], "nz": 8, "image_size": [16, 32]}
+    )
 
 
+@pytest.mark.e2e
 def test_cli_writes_a_named_ome_tiff(tmp_path):
     run = _run_dir(tmp_path / "run")
     out = str(tmp_path / "s.ome.tif")
@@ -47,6 +46,7 @@ def test_cli_writes_a_named_ome_tiff(tmp_path):
     assert not np.array_equal(tiff.read_tiff(other).data, tiff.read_tiff(out).data)
 
 
+@pytest.mark.e2e
 def test_cli_errors_are_one_line(tmp_path):
     env = subprocess_env()
     for args, expected in (
