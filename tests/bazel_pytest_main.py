@@ -49,7 +49,8 @@ def main(argv: list[str]) -> int:
 
     import pytest
 
-    args = [argv[0], "-q", "-p", "no:cacheprovider", *argv[1:]]
+    # -n 0: one test file per target, in this process (the suite's -n 2 is for a whole run).
+    args = [argv[0], "-q", "-p", "no:cacheprovider", "-n", "0", *argv[1:]]
     tmp = os.environ.get("TEST_TMPDIR")
     if tmp:
         # Bazel gives each test a private scratch folder; keep pytest's tmp_path and the caches of
