@@ -56,7 +56,8 @@ def run_cli(module: str, *args, timeout: float = 600, cwd=ROOT, env=None, **kwar
 
 @pytest.fixture(scope="session")
 def tiny_star_run(tmp_path_factory) -> str:
-    """A finished tiny `star` run folder (3 steps, EMA, a checkpoint), trained in this process.
+    """A finished tiny `star` run folder (2 steps, EMA, a sample and a checkpoint per step, TensorBoard
+    scalars per step), trained in this process.
 
     Read it; do not change it (it is shared by every test of the session).
     """
@@ -64,8 +65,8 @@ def tiny_star_run(tmp_path_factory) -> str:
     from biogans_tf.training.train import train
 
     run_dir = str(tmp_path_factory.mktemp("tiny_star") / "run")
-    cfg = resolve(dict(TINY, arch="star", steps=3, n_critic=1, ema=True, sample_every=1, checkpoint_every=1,
-                       log_every=100, run_dir=run_dir))  # fmt: skip
+    cfg = resolve(dict(TINY, arch="star", steps=2, n_critic=1, ema=True, sample_every=1, checkpoint_every=1,
+                       log_every=1, run_dir=run_dir))  # fmt: skip
     results = train(cfg)
     assert results["status"] == "ok", results
     return run_dir

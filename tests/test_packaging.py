@@ -30,8 +30,9 @@ with open(os.path.join(ROOT, "pyproject.toml"), "rb") as _f:
 SCRIPTS = PYPROJECT["project"]["scripts"]
 # The modules behind the scripts, named here as well (tools/gen_build.py makes them Bazel deps).
 SCRIPT_MODULES = {
-    "training.run", "training.evaluate", "training.sample", "training.data", "export.saved_model",
-    "export.from_torch", "serving.server", "serving.client",
+    "biogans_tf.training.run", "biogans_tf.training.evaluate", "biogans_tf.training.sample",
+    "biogans_tf.training.data", "biogans_tf.export.saved_model", "biogans_tf.export.from_torch",
+    "biogans_tf.serving.server", "biogans_tf.serving.client",
 }  # fmt: skip
 
 # (console script, extra arguments before --help, a flag its help must list)
@@ -101,7 +102,7 @@ def test_help_is_fast_exits_0_and_imports_no_tensorflow(script, args, flag, tmp_
     assert seconds < HELP_LIMIT_S, f"{script} {args} --help took {seconds:.1f} s"
 
 
-@pytest.mark.parametrize("module", ["export.from_torch", "training.run", "biogans_tf.training.data_simulate"])
+@pytest.mark.parametrize("module", ["export.from_torch", "training.run", "serving.client"])
 def test_python_dash_m_help_works(module, tmp_path):
     p = subprocess.run([sys.executable, "-m", module, "--help"], cwd=tmp_path, env=_env(),
                        capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -120,8 +121,13 @@ def test_test_hooks_are_not_flags_of_the_program(tmp_path):
 
 
 def _copy_tree(dst):
-    """The checkout's source files (what a fresh clone has), without runs/ or build outputs."""
-    ignore = shutil.ignore_patterns(".git", ".venv", "runs", "bazel-*", "__pycache__", "*.egg-info", "build")
+    """The checkout's source files (what a fresh clone has), without the top runs/ or build outputs."""
+    patterns = shutil.ignore_patterns(".git", ".venv", "bazel-*", "__pycache__", "*.egg-info", "build")
+
+    def ignore(folder, names):
+        top_runs = {"runs"} if os.path.samefile(folder, ROOT) else set()  # biogans_tf/runs/ is code
+        return set(patterns(folder, names)) | (top_runs & set(names))
+
     shutil.copytree(ROOT, dst, ignore=ignore)
 
 
@@ -129,7 +135,8 @@ def test_wheel_contents_and_installed_commands_outside_the_checkout(tmp_path):
     """Build the wheel from a copy of the tree, install it (no deps: the test venv lends them),
     run console scripts from a folder outside the checkout, and import the installed package."""
     if not all(
-        os.path.exists(os.path.join(ROOT, f)) for f in ("README.md", "LICENSE", "serving/explorer/static")
+        os.path.exists(os.path.join(ROOT, f))
+        for f in ("README.md", "LICENSE", "biogans_tf/serving/explorer/static")
     ):
         pytest.skip("needs the whole source tree (Bazel's runfiles hold only this test's deps)")
     src = tmp_path / "src"
@@ -142,11 +149,16 @@ def test_wheel_contents_and_installed_commands_outside_the_checkout(tmp_path):
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     (wheel,) = (tmp_path / "dist").glob("biogans_tf-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    static = [f"serving/explorer/static/{f}" for f in ("index.html", "explorer.js", "explorer.css")]
-    for needed in ["biogans_tf/__init__.py", "biogans_tf/data/sim/render.py", "training/run.py",
-                   "export/from_torch.py", "serving/server.py", *static]:  # fmt: skip
+    static = [
+        f"biogans_tf/serving/explorer/static/{f}" for f in ("index.html", "explorer.js", "explorer.css")
+    ]
+    for needed in ["biogans_tf/__init__.py", "biogans_tf/data/sim/render.py", "biogans_tf/training/run.py",
+                   "biogans_tf/export/from_torch.py", "biogans_tf/serving/server.py", *static]:  # fmt: skip
         assert needed in names, needed
-    assert not [n for n in names if n.startswith(("tests/", "docs/", "benchmarks/", "runs/"))]
+    # One top-level package: the checkout's training/, export/, serving/ entry points stay out of
+    # site-packages, where they would collide with another project's.
+    top = {n.split("/", 1)[0] for n in names if not n.startswith("biogans_tf-")}
+    assert top == {"biogans_tf"}, top
     meta = next(n for n in names if n.endswith("entry_points.txt"))
     entry_points = zipfile.ZipFile(wheel).read(meta).decode()
     assert all(f"{name} = {target}" in entry_points for name, target in SCRIPTS.items())
@@ -172,7 +184,7 @@ def test_wheel_contents_and_installed_commands_outside_the_checkout(tmp_path):
                            capture_output=True, text=True, timeout=120)  # fmt: skip
         assert p.returncode == 0 and p.stdout, f"{script}: {p.stderr[-1000:]}"
     p = subprocess.run(
-        [vpy, "-c", "import biogans_tf, serving.explorer as e, os; print(biogans_tf.__file__); "
+        [vpy, "-c", "import biogans_tf, biogans_tf.serving.explorer as e, os; print(biogans_tf.__file__); "
          "print(os.path.isfile(os.path.join(os.path.dirname(e.__file__), 'static', 'index.html')))"],
         cwd=outside, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -102,4 +102,6 @@ def test_bad_palette_is_one_line_naming_the_allowed_values(tmp_path):
     )  # fmt: skip
     assert p.returncode == 2
     err = [ln for ln in p.stderr.strip().splitlines() if "palette" in ln]
-    assert err == ["error: --palette='rainbow': expected one of red-green, magenta-green, gray"], p.stderr
+    assert err == [
+        "error: flag --palette=rainbow: value should be one of <red-green|magenta-green|gray> (see --help)"
+    ], p.stderr

@@ -242,7 +242,10 @@ def _settings(model, config: dict, where: str):
                 type(model).__name__, "cannot tell the architecture; give arch (--arch) or a settings file"
             ) from None
         guessed.append("arch")
-    get_arch(arch)  # an unknown name: one line with the choices
+    try:
+        get_arch(arch)
+    except ValueError as e:  # an unknown name: one line with the choices
+        raise DataError(where, str(e)) from None
     nz = config.get("nz") or model_nz(model)
     if not nz:
         raise DataError(where, "cannot tell the latent size nz from the generator; give nz (--nz)")

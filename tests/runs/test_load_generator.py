@@ -6,13 +6,14 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 import biogans_tf
 from biogans_tf.data.errors import DataError
 from biogans_tf.runs.folder import METADATA_ENTRY, generator_metadata, read_metadata, write_metadata
+from tests.conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROTEINS = ["Sid2", "Tea1"]  # not the simulator's first two: shows the names come from the file
 
 
@@ -134,3 +135,48 @@ def test_export_takes_arch_and_proteins_from_the_keras_file(saved, tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     meta = json.loads((tmp_path / "cells" / "1" / "assets.extra" / "biogans.json").read_text())
     assert meta["arch"] == "star" and meta["proteins"] == PROTEINS
+
+
+def test_one_loader_for_a_trained_run_its_checkpoints_and_its_ema(tiny_star_run):
+    from biogans_tf.runs.folder import RunFolder
+    from biogans_tf.runs.generator import load_generator
+
+    final = load_generator(tiny_star_run)
+    assert (final.arch, final.proteins, final.nz, final.image_size) == (
+        "star",
+        ("Alp14", "Arp3"),
+        16,
+        (24, 40),
+    )
+    assert final.guessed == () and final.path == RunFolder(tiny_star_run).generator()
+    z = final.latents(3, seed=0)
+    # The run saved a checkpoint at its last step: "latest" rebuilds the same weights from the config.
+    for ema in (False, True):
+        file = load_generator(tiny_star_run, ema=ema).model(z, training=False).numpy()
+        ckpt = load_generator(tiny_star_run, checkpoint="latest", ema=ema).model(z, training=False).numpy()
+        np.testing.assert_allclose(file, ckpt, atol=1e-6)
+    ema_out = load_generator(tiny_star_run, ema=True).model(z, training=False).numpy()
+    assert np.abs(ema_out - final.model(z, training=False).numpy()).max() > 1e-6  # a different copy
+    with pytest.raises(DataError, match="--checkpoint nope"):
+        load_generator(tiny_star_run, checkpoint="nope")
+    with pytest.raises(DataError, match="3 proteins .* but the generator draws 2 greens"):
+        load_generator(tiny_star_run, proteins="A,B,C")
+    with pytest.raises(DataError, match="--arch=.stars.: expected one of dcgan"):
+        load_generator(tiny_star_run, arch="stars")
+
+
+def test_a_bare_file_takes_its_settings_from_a_sidecar_or_the_caller(tmp_path):
+    from biogans_tf.io_utils import write_keras
+    from biogans_tf.models import build_generator
+    from biogans_tf.runs.generator import load_generator
+
+    g = build_generator("dcgan-sep", image_size=(16, 16), n_proteins=1, nz=6, ngf=4, seed=0)
+    write_keras(g, str(tmp_path / "G.keras"))  # no metadata entry
+    bare = load_generator(str(tmp_path / "G.keras"))
+    assert bare.arch == "dcgan-sep" and bare.nz == 6 and set(bare.guessed) == {"arch", "proteins"}
+    (tmp_path / "G.json").write_text(json.dumps({"proteins": ["Tea1"]}))
+    assert load_generator(str(tmp_path / "G.keras")).proteins == ("Tea1",)
+    assert load_generator(str(tmp_path / "G.keras"), proteins=["Sid2"]).proteins == ("Sid2",)
+    (tmp_path / "G.json").write_text("{not json")
+    with pytest.raises(DataError, match="G.json: not valid JSON"):
+        load_generator(str(tmp_path / "G.keras"))
