@@ -173,9 +173,9 @@ def loop_seconds(trainer, ds, iters: int, functions) -> float:
     """
     from biogans_tf.trainer.training_loop import train_loop
 
-    train_loop(trainer, ds, trainer.gan_loss.total_critic_steps(0, 2), [], functions=functions)
+    train_loop(trainer, ds, trainer.schedule.total_critic_steps(0, 2), [], functions=functions)
     t0 = time.perf_counter()
-    train_loop(trainer, ds, trainer.gan_loss.total_critic_steps(0, iters), [], functions=functions)
+    train_loop(trainer, ds, trainer.schedule.total_critic_steps(0, iters), [], functions=functions)
     return (time.perf_counter() - t0) / iters
 
 

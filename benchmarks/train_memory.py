@@ -84,7 +84,7 @@ def measure(arch: str, batch_size: int, width: int, iters: int, every: int) -> d
                     samples.append((step, rss_mib()))
 
     t0 = time.perf_counter()
-    n = trainer.gan_loss.total_critic_steps(0, iters)
+    n = trainer.schedule.total_critic_steps(0, iters)
     train_loop(trainer, ds, n, [Sampler()])
     seconds = time.perf_counter() - t0
     half = samples[len(samples) // 2 :]

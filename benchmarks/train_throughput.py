@@ -105,7 +105,7 @@ def _time_iterations(trainer, ds, iters: int, functions) -> list[float]:
                 self.marks.append(time.perf_counter())
 
     clock = Clock()
-    n = trainer.gan_loss.total_critic_steps(0, iters)
+    n = trainer.schedule.total_critic_steps(0, iters)
     train_loop(trainer, ds, n, [clock], functions=functions)
     return [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
 

@@ -19,9 +19,8 @@ def _bce_with_logits(logits: tf.Tensor, label: float) -> tf.Tensor:
 class CrossEntropyGan(GanLoss):
     """`gan`: D minimises BCE(D(real), 1) + BCE(D(fake), 0); G minimises BCE(D(fake), 1).
 
-    Defaults (reference `gan-adam` runs): Adam(2e-4, beta1=0.5, beta2=0.999), one critic step,
-    BatchNorm in the critic. Scores are logits `[B]` or `[C, B]`; each BCE is a batch mean per
-    critic, averaged over critics (star/independent banks), as the reference does.
+    Scores are logits `[B]` or `[C, B]`; each BCE is a batch mean per critic, averaged over critics
+    (star/independent banks), as the reference does.
     """
 
     name: str = "gan"

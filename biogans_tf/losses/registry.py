@@ -11,8 +11,8 @@ def get_loss(name: str, **overrides) -> GanLoss:
 
     Args:
         name: one of `LOSSES` (`gan`, `wgan`, `wgan-gp`).
-        **overrides: `GanLoss` fields (n_critic, n_critic_burst, clip, gp_lambda, optimizer, lr_d,
-            lr_g, beta1, beta2, critic_batchnorm, penalty_type); `None` keeps the loss's default.
+        **overrides: `GanLoss` fields (clip, gp_lambda, penalty_type); `None` keeps the loss's
+            default.
 
     Raises:
         ValueError: unknown name (the message lists the known ones) or an invalid field value.

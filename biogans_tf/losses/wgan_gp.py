@@ -88,20 +88,12 @@ def gradient_penalties(
 class WganGp(Wgan):
     """`wgan-gp`: the WGAN loss plus `gp_lambda` * mean penalty (`penalty_type="gp"`), no clipping.
 
-    Defaults (reference `wgangp-*-adam` runs): lambda=10, Adam(1e-4, beta1=0, beta2=0.9), 5 critic
-    steps every iteration (no bursts), no BatchNorm in the critic.
+    lambda = 10, as the reference's `wgangp-*` runs.
     """
 
     name: str = "wgan-gp"
-    n_critic_burst: int = 0
     clip: float = 0.0
     gp_lambda: float = 10.0
-    critic_batchnorm: bool = False
-    optimizer: str = "adam"
-    lr_d: float = 1e-4
-    lr_g: float = 1e-4
-    beta1: float = 0.0
-    beta2: float = 0.9
     penalty_type: str = "gp"
 
 

@@ -35,22 +35,14 @@ from biogans_tf.trainer.presets import FAMILY_PRESETS, PRESETS
 # Names are checked against `biogans_tf.registries` / `conventions` (no TensorFlow); the loss
 # classes and arch specs load when first needed, after the names are known to be good.
 
-# Fields taken from the loss (`biogans_tf.losses`) when neither the preset nor a flag sets them.
-LOSS_FIELDS = (
-    "n_critic",
-    "n_critic_burst",
-    "clip",
-    "gp_lambda",
-    "critic_batchnorm",
-    "optimizer",
-    "lr_d",
-    "lr_g",
-    "beta1",
-    "beta2",
-    "penalty",
-)
-# Config field -> `GanLoss` field where the names differ (`GanLoss.penalty` is the method).
-_LOSS_NAMES = {"penalty": "penalty_type"}
+# Fields that default per loss when neither the preset nor a flag sets them: the objective's own
+# (`biogans_tf.losses`; config field -> `GanLoss` field) and the reference's schedule for that loss
+# (`biogans_tf.trainer.schedule.TrainingSchedule`, same names).
+OBJECTIVE_FIELDS = {"clip": "clip", "gp_lambda": "gp_lambda", "penalty": "penalty_type"}
+SCHEDULE_FIELDS = (
+    "n_critic", "n_critic_burst", "critic_batchnorm", "optimizer", "lr_d", "lr_g", "beta1", "beta2",
+)  # fmt: skip
+LOSS_FIELDS = (*OBJECTIVE_FIELDS, *SCHEDULE_FIELDS)
 
 # Fields that may change when a run is resumed (they do not alter what is being trained).
 RESUMABLE_CHANGES = frozenset(
@@ -233,10 +225,16 @@ class TrainConfig:
         return cls(**d)
 
     def loss(self):
-        """The `GanLoss` with this config's (resolved) settings."""
+        """The `GanLoss` (objective) with this config's (resolved) settings."""
         from biogans_tf.losses.registry import get_loss
 
-        return get_loss(self.gan, **{_LOSS_NAMES.get(k, k): getattr(self, k) for k in LOSS_FIELDS})
+        return get_loss(self.gan, **{field: getattr(self, k) for k, field in OBJECTIVE_FIELDS.items()})
+
+    def schedule(self):
+        """The `TrainingSchedule` (critic steps, optimiser, critic BatchNorm) of this config."""
+        from biogans_tf.trainer.schedule import reference_schedule
+
+        return reference_schedule(self.gan, **{k: getattr(self, k) for k in SCHEDULE_FIELDS})
 
 
 def resolve(explicit: dict, preset: str = "") -> TrainConfig:
@@ -257,10 +255,15 @@ def resolve(explicit: dict, preset: str = "") -> TrainConfig:
         raise ConfigError(f"unknown settings {unknown}")
     cfg = TrainConfig(**values)
     check_names(cfg)
-    defaults = LOSSES[cfg.gan]()
-    for k in LOSS_FIELDS:
+    from biogans_tf.trainer.schedule import REFERENCE_SCHEDULES  # TensorFlow: after the name checks
+
+    objective, schedule = LOSSES[cfg.gan](), REFERENCE_SCHEDULES[cfg.gan]
+    for k, field in OBJECTIVE_FIELDS.items():
         if getattr(cfg, k) is None:
-            setattr(cfg, k, getattr(defaults, _LOSS_NAMES.get(k, k)))
+            setattr(cfg, k, getattr(objective, field))
+    for k in SCHEDULE_FIELDS:
+        if getattr(cfg, k) is None:
+            setattr(cfg, k, getattr(schedule, k))
     if not cfg.run_dir:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         cfg.run_dir = os.path.join("runs", f"{cfg.arch}-{cfg.gan}-{stamp}")
@@ -333,6 +336,7 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"--{name}={getattr(cfg, name)}: expected a value in [0, 1)")
     try:
         cfg.loss()
+        cfg.schedule()
     except ValueError as e:
         raise ConfigError(str(e)) from None
     if cfg.penalty not in (None, "none") and not cfg.gp_lambda:

@@ -17,7 +17,7 @@ How one generator iteration runs (the reference's WGAN-GP semantics, kept for ev
   one-device step. `fit` therefore trains on one device only; the training loop does both.
 * Critics without BatchNorm (WGAN-GP) score real and fake in ONE call on their concatenation.
 * So `fit` steps count critic updates and `step` counts generator iterations (the reference's
-  `netG_iter`); `GanLoss.total_critic_steps(a, b)` maps one to the other. The data pipeline is
+  `netG_iter`); `TrainingSchedule.total_critic_steps(a, b)` maps one to the other. The data pipeline is
   indexed by `critic_step`, which is therefore the data position to resume from.
 """
 
@@ -35,6 +35,7 @@ from biogans_tf.losses.wgan_gp import interpolation_eps
 from biogans_tf.trainer import distribute
 from biogans_tf.trainer.checkpoint import variable_bag
 from biogans_tf.trainer.ema import GeneratorEma
+from biogans_tf.trainer.schedule import TrainingSchedule, reference_schedule
 
 # Purposes folded into the stateless seeds so the streams of one seed never coincide.
 _PURPOSE_Z = 1
@@ -53,7 +54,9 @@ class GanTrainer(keras.Model):
     Args:
         generator: `G(z, training)`, z float32 `[B, nz]` -> images (layout by architecture).
         critic: `D(x, training)` -> scores `[B]` or `[C, B]` (critic bank).
-        loss: a `GanLoss` (see `biogans_tf.losses`).
+        loss: a `GanLoss` (see `biogans_tf.losses`): the objective, its clipping and penalty.
+        schedule: a `TrainingSchedule`: critic steps per generator step and the burst iterations
+            (default: the reference's for `loss.name`, `biogans_tf.trainer.schedule`).
         nz: latent size.
         batch_size: B, the number of z drawn per critic step.
         seed: run seed; z, interpolation eps and fixed noise derive from it.
@@ -71,6 +74,7 @@ class GanTrainer(keras.Model):
         generator: keras.Model,
         critic: keras.Model,
         loss: GanLoss,
+        schedule: TrainingSchedule | None = None,
         *,
         nz: int = 100,
         batch_size: int = 64,
@@ -84,6 +88,7 @@ class GanTrainer(keras.Model):
         self.generator = generator
         self.critic = critic
         self.gan_loss = loss
+        self.schedule = schedule or reference_schedule(loss.name)
         self.nz = int(nz)
         self.batch_size = int(batch_size)
         self.seed = int(seed)
@@ -200,7 +205,7 @@ class GanTrainer(keras.Model):
             return self._update_generator(g_tape, fake, inv_replicas)
 
         if generator_update is None:
-            do_g = self.critic_in_iter >= self.gan_loss.critic_steps_tf(self.step)
+            do_g = self.critic_in_iter >= self.schedule.critic_steps_tf(self.step)
             g_loss = tf.cond(do_g, update_generator, lambda: self.last_g_loss.read_value())
         elif generator_update:
             do_g, g_loss = tf.constant(True), update_generator()
@@ -304,6 +309,7 @@ class GanTrainer(keras.Model):
             "generator": keras.saving.serialize_keras_object(self.generator),
             "critic": keras.saving.serialize_keras_object(self.critic),
             "loss": dataclasses.asdict(self.gan_loss),
+            "schedule": dataclasses.asdict(self.schedule),
             "nz": self.nz,
             "batch_size": self.batch_size,
             "seed": self.seed,
@@ -315,6 +321,7 @@ class GanTrainer(keras.Model):
         config = dict(config)
         loss_fields = dict(config.pop("loss"))
         loss = get_loss(loss_fields.pop("name"), **loss_fields)
+        schedule = TrainingSchedule(**config.pop("schedule"))
         generator = keras.saving.deserialize_keras_object(config.pop("generator"))
         critic = keras.saving.deserialize_keras_object(config.pop("critic"))
-        return cls(generator, critic, loss, **config)
+        return cls(generator, critic, loss, schedule, **config)

@@ -223,7 +223,7 @@ def build_trainer(cfg: TrainConfig, n_proteins: int, strategy=None) -> GanTraine
         with strategy.scope():
             return build_trainer(cfg, n_proteins, strategy)
     synced = cfg.strategy != "default"
-    loss = cfg.loss()
+    loss, schedule = cfg.loss(), cfg.schedule()
     common = dict(image_size=tuple(cfg.image_size), n_proteins=n_proteins, synchronized_bn=synced)
     gkw = generator_kwargs(cfg, n_proteins, synchronized_bn=synced)
     generator = registry.build_generator(cfg.arch, **gkw)
@@ -241,6 +241,7 @@ def build_trainer(cfg: TrainConfig, n_proteins: int, strategy=None) -> GanTraine
         generator,
         critic,
         loss,
+        schedule,
         nz=cfg.nz,
         batch_size=cfg.batch_size,
         seed=cfg.seed,
@@ -248,8 +249,9 @@ def build_trainer(cfg: TrainConfig, n_proteins: int, strategy=None) -> GanTraine
         ema_generator=ema,
         ema_decay=cfg.ema_decay,
     )
-    d_opt = make_optimizer(loss.optimizer, loss.lr_d, loss.beta1, loss.beta2, name="d_optimizer")
-    g_opt = make_optimizer(loss.optimizer, loss.lr_g, loss.beta1, loss.beta2, name="g_optimizer")
+    s = schedule
+    d_opt = make_optimizer(s.optimizer, s.lr_d, s.beta1, s.beta2, name="d_optimizer")
+    g_opt = make_optimizer(s.optimizer, s.lr_g, s.beta1, s.beta2, name="g_optimizer")
     if cfg.precision == "mixed_float16":
         d_opt = keras.optimizers.LossScaleOptimizer(d_opt, name="d_loss_scale")
         g_opt = keras.optimizers.LossScaleOptimizer(g_opt, name="g_loss_scale")

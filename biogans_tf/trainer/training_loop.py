@@ -79,7 +79,7 @@ class StepFunctions:
             return self.functions[None](iterator)
         # The counters are the same on every replica and worker, so every worker picks alike.
         t = self.trainer
-        due = int(t.critic_in_iter.numpy()) + 1 >= t.gan_loss.critic_steps(int(t.step.numpy()))
+        due = int(t.critic_in_iter.numpy()) + 1 >= t.schedule.critic_steps(int(t.step.numpy()))
         return self.functions[due](iterator)
 
 
@@ -90,7 +90,7 @@ def train_loop(trainer, dataset, steps: int, callbacks=(), strategy=None, functi
         trainer: a compiled `GanTrainer` (under a strategy: built in its scope).
         dataset: a `tf.data.Dataset` of global batches (one device), or the strategy's
             distributed dataset (`distribute.replica_datasets`); at least `steps` elements.
-        steps: critic updates to run (`GanLoss.total_critic_steps` maps generator iterations).
+        steps: critic updates to run (`TrainingSchedule.total_critic_steps` maps generator iterations).
         callbacks: `keras.callbacks.Callback`s; `model` is set to `trainer`.
         strategy: the `tf.distribute.Strategy` of `dataset` (None: the current one).
         functions: `StepFunctions` of an earlier call to reuse (no retracing), else new ones.

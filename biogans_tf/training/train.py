@@ -73,7 +73,7 @@ def _train(cfg: TrainConfig, stop: StopSignals, held: contextlib.ExitStack) -> d
         write_json(cfg.folder.proteins, list(cells.proteins))
 
     critic_start = int(trainer.critic_step.numpy())
-    remaining = trainer.gan_loss.total_critic_steps(start, cfg.steps) - int(trainer.critic_in_iter.numpy())
+    remaining = trainer.schedule.total_critic_steps(start, cfg.steps) - int(trainer.critic_in_iter.numpy())
     # Only the chief writes TensorBoard events, samples and the final model.
     writer = tf.summary.create_file_writer(cfg.folder.tensorboard) if chief else None
     run_callbacks = RunCallbacks(cfg, cells.proteins, ckpts, writer, chief, stop.requested)

@@ -24,7 +24,7 @@ def _train_two_iterations(arch, gan):
     t = make_trainer(arch, gan, **LOSS_KW[gan])
     g0, d0 = _snapshot(t.generator), _snapshot(t.critic)
     rec = Recorder()
-    n = t.gan_loss.total_critic_steps(0, 2)
+    n = t.schedule.total_critic_steps(0, 2)
     t.fit(dataset(arch), steps_per_epoch=n, epochs=1, verbose=0, shuffle=False, callbacks=[rec])
     assert int(t.step.numpy()) == 2 and int(t.critic_step.numpy()) == n
     assert int(t.d_optimizer.iterations.numpy()) == n and int(t.g_optimizer.iterations.numpy()) == 2

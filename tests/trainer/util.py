@@ -10,6 +10,7 @@ from biogans_tf.losses import get_loss
 from biogans_tf.models import registry
 from biogans_tf.trainer.gan_model import GanTrainer
 from biogans_tf.trainer.optimizers import make_optimizer
+from biogans_tf.trainer.schedule import reference_schedule
 
 SIZE = (24, 40)  # the simulator's smallest size; halves to 3x5
 PROTEINS = ("Alp14", "Arp3")
@@ -26,18 +27,21 @@ def neighbours():
     return mine_neighbours(cells(), k=2)
 
 
-def make_trainer(arch="dcgan", gan="wgan-gp", seed=0, ema=False, ema_decay=0.999, **loss_kw):
-    loss = get_loss(gan, **loss_kw)
+def make_trainer(arch="dcgan", gan="wgan-gp", seed=0, ema=False, ema_decay=0.999, **settings):
+    """A compiled tiny trainer; `settings` are `GanLoss` or `TrainingSchedule` fields."""
+    objective = {k: settings.pop(k) for k in ("clip", "gp_lambda", "penalty_type") if k in settings}
+    loss, schedule = get_loss(gan, **objective), reference_schedule(gan, **settings)
     n = len(PROTEINS)
     gkw = dict(image_size=SIZE, n_proteins=n, nz=16, ngf=8, seed=seed)
     g = registry.build_generator(arch, **gkw)
     d = registry.build_critic(
-        arch, image_size=SIZE, n_proteins=n, ndf=8, batchnorm=loss.critic_batchnorm, seed=seed
+        arch, image_size=SIZE, n_proteins=n, ndf=8, batchnorm=schedule.critic_batchnorm, seed=seed
     )
     t = GanTrainer(
         g,
         d,
         loss,
+        schedule,
         nz=16,
         batch_size=BATCH,
         seed=seed,
@@ -46,8 +50,8 @@ def make_trainer(arch="dcgan", gan="wgan-gp", seed=0, ema=False, ema_decay=0.999
         ema_decay=ema_decay,
     )
     t.compile(
-        d_optimizer=make_optimizer(loss.optimizer, loss.lr_d, loss.beta1, loss.beta2),
-        g_optimizer=make_optimizer(loss.optimizer, loss.lr_g, loss.beta1, loss.beta2),
+        d_optimizer=make_optimizer(schedule.optimizer, schedule.lr_d, schedule.beta1, schedule.beta2),
+        g_optimizer=make_optimizer(schedule.optimizer, schedule.lr_g, schedule.beta1, schedule.beta2),
     )
     return t
 
