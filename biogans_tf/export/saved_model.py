@@ -277,7 +277,7 @@ def export_run(
     *,
     checkpoint: str = "final",
     version: int | None = None,
-    ema: str = "auto",
+    export_ema: str = "auto",
     reconstruct_mode: str = "auto",
     interpolation: str = "spherical",
     warmup: bool = True,
@@ -289,7 +289,8 @@ def export_run(
     Args:
         run_dir: training run directory (see docs/DESIGN.md).
         checkpoint: "final", "latest" or a checkpoint prefix.
-        ema: "auto" (export the EMA generator too when the run used --ema), "yes", or "no".
+        export_ema: "auto" (export the EMA generator too when the run kept one, training's --ema),
+            "yes", or "no".
         Others: as `export_generator`.
 
     Returns:
@@ -312,11 +313,11 @@ def export_run(
     )
     src = f"{os.path.abspath(run_dir)} checkpoint={checkpoint}"
     out = {model_name: export_generator(run.model, base_path, model_name, source=src, **common)}
-    if ema not in ("auto", "yes", "no"):
-        raise ExportError(f"--ema: expected auto, yes or no, got {ema!r}")
+    if export_ema not in ("auto", "yes", "no"):
+        raise ExportError(f"--export_ema: expected auto, yes or no, got {export_ema!r}")
     # "auto": the run's config says it kept an EMA generator, or the run folder holds its file.
     kept_ema = run.config.get("ema") or (checkpoint == "final" and os.path.isfile(folder.generator(ema=True)))
-    if ema == "yes" or (ema == "auto" and kept_ema):
+    if export_ema == "yes" or (export_ema == "auto" and kept_ema):
         g_ema = load(run_dir, checkpoint=checkpoint, ema=True).model
         name = f"{model_name}_ema"
         out[name] = export_generator(g_ema, base_path, name, source=src + " (ema)", **common)
@@ -344,7 +345,7 @@ def main(argv):
     )
     if o.run_dir:
         written = export_run(
-            o.run_dir, o.base_path, o.model_name, checkpoint=o.checkpoint, ema=o.ema, **common
+            o.run_dir, o.base_path, o.model_name, checkpoint=o.checkpoint, export_ema=o.export_ema, **common
         )
     else:
         run = load(o.generator, settings_file=o.metadata, arch=o.arch, proteins=o.proteins, nz=o.nz)
@@ -391,7 +392,11 @@ class ExportOptions:
     base_path: str | None = option(None, "Folder for BASE/NAME/<version>/ and BASE/models.config.")
     model_name: str | None = option(None, "Model name (folder and TF Serving model name).")
     version: int | None = option(None, "Version number (default: next free one).", lower_bound=1)
-    ema: str = option("auto", "Also export the EMA generator as NAME_ema.", choices=("auto", "yes", "no"))
+    export_ema: str = option(
+        "auto",
+        "Also export the run's EMA generator as NAME_ema (auto: when it kept one).",
+        choices=("auto", "yes", "no"),
+    )
     reconstruct_mode: str = option("auto", "Reconstruction mode.", choices=("auto", "regular", "separable"))
     interpolation: str = option("spherical", "Interpolation path in z.", choices=("spherical", "linear"))
     warmup: bool = option(True, "Write assets.extra/tf_serving_warmup_requests (replayed at load).")

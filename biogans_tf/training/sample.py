@@ -33,9 +33,9 @@ class SampleOptions:
     """Every option of `training.sample`: each field is the flag of the same name
     (`biogans_tf.cli.define_flags`); `sample_to_file` takes them as keywords (bits as an int)."""
 
-    run_dir: str = option("", "run directory (its generator.keras; generator_ema.keras with --ema)")
+    run_dir: str = option("", "run directory (its generator.keras; generator_ema.keras with --use_ema)")
     generator: str = option("", "a generator .keras file (overrides --run_dir's)")
-    ema: bool = option(False, "with --run_dir: use generator_ema.keras")
+    use_ema: bool = option(False, "with --run_dir: draw from the run's EMA generator (generator_ema.keras)")
     proteins: str = option("", "comma-separated protein names (default: the run's)")
     n: int = option(64, "cells to draw", lower_bound=1)
     seed: int = option(0, "latent seed (same as the served `sample` signature's)", lower_bound=0)
@@ -83,7 +83,7 @@ def sample_to_file(
     *,
     run_dir: str = "",
     generator: str = "",
-    ema: bool = False,
+    use_ema: bool = False,
     proteins: str = "",
     n: int = 64,
     seed: int = 0,
@@ -109,7 +109,7 @@ def sample_to_file(
     from biogans_tf.runs.generator import load_generator
 
     names = [p.strip() for p in proteins.split(",") if p.strip()] or None
-    run = load_generator(run_dir, generator=generator or None, proteins=names, ema=ema)
+    run = load_generator(run_dir, generator=generator or None, proteins=names, ema=use_ema)
     images, _ = draw(run, n, seed, batch)
     summary = {"out": out, "n": n, "seed": seed, "arch": run.arch, "proteins": list(run.proteins)}
     summary["shape"] = list(images.shape)
