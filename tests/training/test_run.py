@@ -165,3 +165,25 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path):
     assert any(k.startswith("generator/") for k in keys) and any("optimizer" in k for k in keys)
     for k in keys:
         np.testing.assert_array_equal(ra.get_tensor(k), rb.get_tensor(k), err_msg=k)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "flag, names",
+    [("--arch=stars", "dcgan|dcgan-sep|multichannel|multichannel-sep|star|independent|independent-sep"),
+     ("--gan=lsgan", "gan|wgan|wgan-gp"), ("--penalty=l2", "none|gp|r1")],
+)  # fmt: skip
+def test_a_bad_registered_name_is_refused_before_tensorflow_loads(flag, names):
+    """The registries are read without TensorFlow: the usage error is one line, exit status 2."""
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['training.run', {flag!r}]\n"
+        "try:\n    runpy.run_module('training.run', run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    print('EXIT', e.code, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=subprocess_env(), capture_output=True,
+                       text=True, timeout=120)  # fmt: skip
+    assert p.stdout.split() == ["EXIT", "2", "False", "False"], p.stdout + p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: flag {flag}") and f"<{names}>" in lines[0]
