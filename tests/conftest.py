@@ -1,9 +1,11 @@
 """What the tests share: a quiet CPU-only TensorFlow, the subprocess environment, tiny training
 settings, `run_cli`, and one tiny star run trained in-process once per session.
 
-Markers (pyproject.toml): `slow` (minutes), `e2e` (starts the programs as users do, in subprocesses),
-`browser` (a real headless chromium), `packaging` (builds and installs the wheel). The default
-`pytest` leaves out all four; `.ci/run` runs them too (README, "Tests").
+Markers (pyproject.toml): `slow` (minutes), `e2e` (a program run as a user runs it is the subject:
+a command line in a subprocess, a server's start, stop and reload, a kill and resume), `browser` (a
+real headless chromium), `packaging` (builds and installs the wheel). The default `pytest` leaves
+out all four; `.ci/run` runs them too (README, "Tests"). Tests whose subject is library code run
+in-process, also when a real server on 127.0.0.1 is their fixture (tests/serving/conftest.py).
 """
 
 import os

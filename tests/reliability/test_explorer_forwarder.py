@@ -18,8 +18,6 @@ from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 
 from tests.serving.conftest import MODEL, Server
 
-pytestmark = pytest.mark.e2e
-
 TIMEOUT_S = 2.0
 MAX_BODY = 4096
 CAPACITY = 4 + 16  # serving.explorer.forwarder WORKERS + MAX_WAITING

@@ -3,14 +3,11 @@
 import json
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from biogans_tf import viz
 from biogans_tf.serving import client as cl
 from tests.serving.conftest import MODEL, NZ, SIZE
-
-pytestmark = pytest.mark.e2e
 
 
 def test_typed_client(served):

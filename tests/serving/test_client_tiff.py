@@ -12,8 +12,6 @@ from biogans_tf.data.own import load_own
 from biogans_tf.serving import client as cl
 from tests.serving.conftest import MODEL, SIZE
 
-pytestmark = pytest.mark.e2e
-
 
 def _last_json(capsys):
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])

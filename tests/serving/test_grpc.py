@@ -16,8 +16,6 @@ from tensorflow_serving.apis import (
 
 from tests.serving.conftest import MAX_BATCH, MAX_REQUEST_BYTES, MODEL, NZ, SIZE
 
-pytestmark = pytest.mark.e2e
-
 OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
 
 

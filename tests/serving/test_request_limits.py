@@ -18,8 +18,6 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from tests.serving.conftest import MODEL, NZ, SIZE, http_json
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture(scope="module")
 def predict(served):

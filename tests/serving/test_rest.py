@@ -7,8 +7,6 @@ import pytest
 
 from tests.serving.conftest import MAX_REQUEST_BYTES, MODEL, NZ, SIZE, http_json
 
-pytestmark = pytest.mark.e2e
-
 
 def z_batch(n, seed=0):
     return np.random.default_rng(np.random.SeedSequence([seed, 1])).normal(size=(n, NZ)).astype(np.float32)

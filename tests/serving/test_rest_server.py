@@ -12,8 +12,6 @@ import pytest
 
 from tests.serving.conftest import MAX_REQUEST_BYTES, MODEL, http_json
 
-pytestmark = pytest.mark.e2e
-
 
 def _request(served, method, path, body=None, headers=None):
     """(status, headers, raw body) of one request on a fresh connection."""
