@@ -12,7 +12,6 @@ import pytest
 
 from tests.conftest import subprocess_env
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 # The console scripts' modules plus the data tools; the order puts training.run last, which used to
