@@ -117,16 +117,25 @@ def test_calibrate_rejects_unknown_palette(capsys):
     assert "magenta-green" in capsys.readouterr().err
 
 
-def test_training_run_dir_and_its_logdir_alias(tmp_path):
+def test_training_run_dir_flag_has_no_alias_and_old_configs_still_load(tmp_path):
+    from biogans_tf.trainer.config import TrainConfig
     from biogans_tf.training import run
 
     try:
-        for name in ("run_dir", "run_dir"):
-            flags.FLAGS(["run", f"--{name}={tmp_path / name}"])
-            assert run.explicit_flags()["run_dir"] == str(tmp_path / name)
-            flags.FLAGS.unparse_flags()
+        flags.FLAGS(["run", f"--run_dir={tmp_path / 'r'}"])
+        assert run.explicit_flags()["run_dir"] == str(tmp_path / "r")
     finally:
         flags.FLAGS.unparse_flags()
+    try:
+        with pytest.raises(flags.UnrecognizedFlagError):  # the old alias is gone: one name per flag
+            flags.FLAGS(["run", f"--logdir={tmp_path / 'r'}"])
+    finally:
+        flags.FLAGS.unparse_flags()
+    # A run folder written before the rename resumes: its config's "logdir" is read as run_dir.
+    old = TrainConfig().to_json()
+    old["logdir"] = str(tmp_path / "old")
+    del old["run_dir"]
+    assert TrainConfig.from_json(old).run_dir == str(tmp_path / "old")
 
 
 @dataclasses.dataclass

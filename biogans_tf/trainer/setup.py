@@ -100,7 +100,7 @@ def resolve_critic_bank(cfg: TrainConfig) -> tuple[str, str | None]:
     )
 
 
-def check_logdir(run_dir: str) -> None:
+def check_run_dir(run_dir: str) -> None:
     """Create `run_dir` and prove it writable, so a bad --run_dir fails in one line before any work.
 
     Raises:
@@ -135,7 +135,7 @@ def prepare_run_dir(cfg: TrainConfig) -> RunLock:
         ConfigError: not a writable folder; another process trains in it (its pid named); it holds
             a run and --resume was not given; --resume was given and it holds no run.
     """
-    check_logdir(cfg.run_dir)
+    check_run_dir(cfg.run_dir)
     lock = RunLock(cfg.run_dir).acquire()  # before looking: two starts at once must not both see "empty"
     held = cfg.folder.run_records()
     if cfg.resume and not held:

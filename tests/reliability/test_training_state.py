@@ -83,7 +83,7 @@ def test_resume_without_state_file_and_with_a_corrupt_newest(tmp_path):
     assert p.returncode == 2 and "none of the 2 checkpoints restores" in line and "ckpt-4.index" in line
 
 
-def test_logdir_that_is_a_file_or_under_a_file(tmp_path):
+def test_run_dir_that_is_a_file_or_under_a_file(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
     with pytest.raises(ConfigError, match=rf"--run_dir={afile}: is a file, not a folder"):
@@ -112,7 +112,7 @@ def tmpfs(tmp_path):
 
 
 @pytest.mark.e2e
-def test_read_only_logdir(tmpfs):
+def test_read_only_run_dir(tmpfs):
     ro = tmpfs("ro,size=1m")  # chmod does not stop root; a read-only mount does
     expected = rf"--run_dir={ro}/run: cannot write to {ro}/run \(Read-only file system\)"
     with pytest.raises(ConfigError, match=expected):
