@@ -10,13 +10,12 @@ import io
 import os
 import resource
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tifffile
 
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import run_cli
 from tests.data.lin_fixtures import flip_member_byte, make_lin, zip_folder
 
 pytestmark = pytest.mark.e2e
@@ -29,12 +28,8 @@ def _limit_memory():
 
 
 def _cli(module, args, timeout=180):
-    env = subprocess_env()
     try:
-        p = subprocess.run(
-            [sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-            timeout=timeout, preexec_fn=_limit_memory,
-        )  # fmt: skip
+        p = run_cli(module, *args, timeout=timeout, preexec_fn=_limit_memory)
     except subprocess.TimeoutExpired:
         pytest.fail(f"{module} {' '.join(args)} did not finish within {timeout} s")
     return p

@@ -8,29 +8,20 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 
 import pytest
 
 from biogans_tf.trainer.config import ConfigError, resolve
 from biogans_tf.training.train import train
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import TINY, run_cli, tiny_flags
 
-CLI_TINY = [
-    "--arch=dcgan", "--gan=gan", "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4",
-    "--data=sim:8", "--proteins=Alp14,Arp3", "--sample_every=1000", "--log_every=1000",
-]  # fmt: skip
-TINY = dict(arch="dcgan", gan="gan", image_size=(24, 40), ngf=8, ndf=8, nz=16, batch_size=4,
-            data="sim:8", proteins=("Alp14", "Arp3"), steps=1)  # fmt: skip
+CLI_TINY = tiny_flags(arch="dcgan", gan="gan", sample_every=1000, log_every=1000)
+TINY_CONFIG = dict(TINY, arch="dcgan", gan="gan", steps=1)
 
 
 def _cli(args, timeout=300):
-    env = subprocess_env()
-    return subprocess.run(
-        [sys.executable, "-m", "training.run", *CLI_TINY, *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
+    return run_cli("training.run", *CLI_TINY, *args, timeout=timeout)
 
 
 def _results(p):
@@ -87,9 +78,9 @@ def test_run_dir_that_is_a_file_or_under_a_file(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
     with pytest.raises(ConfigError, match=rf"--run_dir={afile}: is a file, not a folder"):
-        train(resolve(dict(TINY, run_dir=str(afile))))
+        train(resolve(dict(TINY_CONFIG, run_dir=str(afile))))
     with pytest.raises(ConfigError, match=rf"--run_dir={afile}/run: lies under {afile}, which is a file"):
-        train(resolve(dict(TINY, run_dir=str(afile / "run"))))
+        train(resolve(dict(TINY_CONFIG, run_dir=str(afile / "run"))))
 
 
 @pytest.fixture
@@ -116,7 +107,7 @@ def test_read_only_run_dir(tmpfs):
     ro = tmpfs("ro,size=1m")  # chmod does not stop root; a read-only mount does
     expected = rf"--run_dir={ro}/run: cannot write to {ro}/run \(Read-only file system\)"
     with pytest.raises(ConfigError, match=expected):
-        train(resolve(dict(TINY, run_dir=str(ro / "run"))))
+        train(resolve(dict(TINY_CONFIG, run_dir=str(ro / "run"))))
 
 
 @pytest.mark.e2e

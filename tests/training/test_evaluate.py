@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,7 +9,7 @@ from PIL import Image
 
 from biogans_tf.models import build_generator
 from biogans_tf.training.evaluate import evaluate
-from tests.conftest import ROOT, forge_run, subprocess_env
+from tests.conftest import forge_run, run_cli
 
 
 def _make_run(path, arch="star", proteins=("Alp14", "Tea1")):
@@ -103,11 +101,7 @@ def test_bad_options_are_named(tmp_path, star_run):
 
 
 def _cli(*args):
-    env = subprocess_env()
-    return subprocess.run(
-        [sys.executable, "-m", "training.evaluate", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=600,
-    )  # fmt: skip
+    return run_cli("training.evaluate", *args)
 
 
 @pytest.mark.e2e

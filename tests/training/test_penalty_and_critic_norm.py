@@ -9,8 +9,6 @@ vectors `u` are checkpointed with the critic), and exports a SavedModel that rel
 import json
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,23 +16,15 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
 from biogans_tf.export import saved_model as sm
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import run_cli, tiny_flags
 
 pytestmark = pytest.mark.e2e
 
-CLI_TINY = [
-    "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4", "--data=sim:8",
-    "--proteins=Alp14,Arp3", "--sample_every=100", "--log_every=1", "--n_critic=2", "--checkpoint_every=2",
-    "--deterministic",
-]  # fmt: skip
+CLI_TINY = tiny_flags(sample_every=100, log_every=1, n_critic=2, checkpoint_every=2, deterministic=True)
 
 
 def _run(args):
-    env = subprocess_env()
-    p = subprocess.run(
-        [sys.executable, "-m", "training.run", *CLI_TINY, *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    p = run_cli("training.run", *CLI_TINY, *args)
     assert p.returncode == 0, p.stderr[-3000:]
     return json.loads(p.stdout.strip().splitlines()[-1])
 

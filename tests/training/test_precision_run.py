@@ -5,8 +5,6 @@ who loads them (samplers, exports, servers)."""
 import json
 import math
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -16,23 +14,15 @@ import tensorflow as tf
 import biogans_tf  # noqa: F401  (registers the custom classes for keras.saving.load_model)
 from biogans_tf.models.critic_bank import grouped_training_error
 from biogans_tf.trainer.precision import resolve_precision
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import run_cli, tiny_flags
 
 pytestmark = [pytest.mark.cpu_kinds, pytest.mark.e2e]
 
-CLI_TINY = [
-    "--arch=star", "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4",
-    "--data=sim:8", "--proteins=Alp14,Arp3", "--sample_every=100", "--log_every=1", "--n_critic=2",
-    "--checkpoint_every=2", "--ema",
-]  # fmt: skip
+CLI_TINY = tiny_flags(arch="star", sample_every=100, log_every=1, n_critic=2, checkpoint_every=2, ema=True)
 
 
 def _run(args):
-    env = subprocess_env()
-    p = subprocess.run(
-        [sys.executable, "-m", "training.run", *CLI_TINY, *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    p = run_cli("training.run", *CLI_TINY, *args)
     assert p.returncode == 0, p.stderr[-3000:]
     return json.loads(p.stdout.strip().splitlines()[-1]), p.stderr
 
