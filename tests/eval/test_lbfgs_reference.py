@@ -102,8 +102,9 @@ def test_history_is_capped_and_the_oldest_pair_dropped():
 @pytest.mark.parametrize("steps", [1, 5, 50])
 def test_reconstruction_iterates_equal_torch_on_the_reference_generator(steps):
     """float32 on a real reconstruction: L-BFGS amplifies rounding early (torch's own float32 and
-    float64 runs differ by ~0.1 after one step, ~3e-5 after 50), so ours must lie as close to torch's
-    float32 iterate as torch's float64 iterate does."""
+    float64 runs differ by ~0.1 after one step, ~3e-5 after 50), so ours must lie within twice that
+    spread of torch's float32 iterate: the rounding of TensorFlow's kernels (oneDNN or Eigen, by CPU)
+    is of the same order as torch's own float32 rounding, not smaller."""
     if not os.path.isfile(REFERENCE):
         pytest.skip(f"reference not found at {REFERENCE} (set BIOGANS_SHARED)")
     import copy
@@ -145,7 +146,7 @@ def test_reconstruction_iterates_equal_torch_on_the_reference_generator(steps):
     ours, our_iter, our_evals = _ours(tf_loss, z0, steps)
     assert n_iter >= min(steps * 20, 100)  # it did move: the comparison is not of two starts
     spread = np.abs(theirs64 - theirs).max()
-    assert np.abs(ours - theirs).max() <= max(spread, 1e-5), (np.abs(ours - theirs).max(), spread)
+    assert np.abs(ours - theirs).max() <= 2 * max(spread, 1e-5), (np.abs(ours - theirs).max(), spread)
     if steps < 50:
         assert (our_iter, our_evals) == (n_iter, evals)
     else:  # rounding may move the late loss-change stop by an iteration or two, as in torch's float64
