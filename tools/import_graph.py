@@ -19,6 +19,11 @@ import ast
 import sys
 from pathlib import Path
 
+if __package__ in (None, ""):  # `python tools/import_graph.py`: the checkout's root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tools import build_scan  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("biogans_tf", "training", "export", "serving", "benchmarks", "scripts", "tools")
 
@@ -151,41 +156,26 @@ def graph(root: Path = ROOT) -> dict[str, set[str]]:
 
 
 def circles(g: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected sets of more than one module (or a module importing itself), sorted."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-    counter = [0]
+    """The import circles: sets of modules that import each other, directly or not (sorted).
 
-    def visit(v: str) -> None:
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on_stack.add(v)
-        for w in sorted(g.get(v, ())):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
+    `build_scan.cyclic` (the BUILD generator's Tarjan) gives the edges that lie on a cycle; the
+    modules they connect form the circles.
+    """
+    group = {}
 
-    sys.setrecursionlimit(10000)
-    for v in sorted(g):
-        if v not in index:
-            visit(v)
-    return sorted(found)
+    def root(v: str) -> str:
+        while group.get(v, v) != v:
+            v = group[v]
+        return v
+
+    for a, b in build_scan.cyclic(g):
+        group.setdefault(a, a)
+        group.setdefault(b, b)
+        group[root(a)] = root(b)
+    found: dict[str, list[str]] = {}
+    for v in group:
+        found.setdefault(root(v), []).append(v)
+    return sorted(sorted(c) for c in found.values() if len(c) > 1)
 
 
 def main() -> int:
