@@ -227,7 +227,7 @@ def model_nz(model) -> int | None:
 
 
 def _settings(model, config: dict, where: str):
-    """`(arch, nz, image_size, proteins, guessed)` from the config, falling back on the model."""
+    """`(spec, nz, image_size, proteins, guessed)` from the config, falling back on the model."""
     try:
         mcfg = model.get_config()
     except NotImplementedError:
@@ -243,7 +243,7 @@ def _settings(model, config: dict, where: str):
             ) from None
         guessed.append("arch")
     try:
-        get_arch(arch)
+        spec = get_arch(arch)
     except ValueError as e:  # an unknown name: one line with the choices
         raise DataError(where, str(e)) from None
     nz = config.get("nz") or model_nz(model)
@@ -257,11 +257,11 @@ def _settings(model, config: dict, where: str):
         names = SIM_PROTEINS[: int(mcfg.get("n_proteins", 1))]
         guessed.append("proteins")
     names = _parse_proteins(names, where + ":proteins")
-    if get_arch(arch).family != "joint":
+    if spec.family != "joint":
         expected = int(mcfg.get("n_proteins", mcfg.get("n_channels", 1 + len(names)) - 1))
         if len(names) != expected:
             raise DataError(where, f"{len(names)} proteins {names} but the generator draws {expected} greens")
-    return arch, int(nz), size, names, tuple(guessed)
+    return spec, int(nz), size, names, tuple(guessed)
 
 
 def load_generator(
@@ -321,11 +321,10 @@ def load_generator(
         model, loaded = _load_keras(keras_file), keras_file
     else:
         model, loaded = _restore(run, settings, checkpoint, ema)
-    arch, nz, size, names, guessed = _settings(model, settings, where)
-    spec = get_arch(arch)
+    spec, nz, size, names, guessed = _settings(model, settings, where)
     return GeneratorRun(
         model=model,
-        arch=arch,
+        arch=spec.name,
         family=spec.family,
         proteins=names,
         nz=nz,

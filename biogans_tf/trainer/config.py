@@ -253,8 +253,7 @@ def resolve(explicit: dict, preset: str = "") -> TrainConfig:
     unknown = sorted(set(values) - names)
     if unknown:
         raise ConfigError(f"unknown settings {unknown}")
-    cfg = TrainConfig(**values)
-    check_names(cfg)
+    cfg = TrainConfig(**values)  # its names: the explicit ones checked above, a preset's are known
     from biogans_tf.trainer.schedule import REFERENCE_SCHEDULES  # TensorFlow: after the name checks
 
     objective, schedule = LOSSES[cfg.gan](), REFERENCE_SCHEDULES[cfg.gan]

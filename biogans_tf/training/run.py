@@ -19,6 +19,7 @@ from absl import flags, logging
 
 from biogans_tf.cli import define_flags, explicit_values
 from biogans_tf.cli import run as run_program
+from biogans_tf.data.errors import DataError
 from biogans_tf.failure import error_summary, write_error_log
 from biogans_tf.runs.folder import RunFolder, read_metadata
 from biogans_tf.trainer.config import (
@@ -94,13 +95,12 @@ def _recorded_settings(run_dir: str, explicit: dict) -> dict:
             if field in meta:
                 value = meta[field]
                 recorded[field] = (tuple(value) if isinstance(value, list) else value, generator)
-    path = folder.proteins
-    if os.path.exists(path):
-        try:
-            with open(path) as f:
-                recorded["proteins"] = (tuple(json.load(f)), path)
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"{path}: cannot read the run's protein order ({e})") from None
+    try:
+        proteins = folder.read_proteins()
+    except DataError as e:
+        raise ConfigError(f"{e}; cannot read the run's protein order") from None
+    if proteins is not None:
+        recorded["proteins"] = (tuple(proteins), folder.proteins)
     for field, (value, source) in recorded.items():
         given = explicit.get(field)
         if given is None or (tuple(given) if isinstance(given, list | tuple) else given) == value:
