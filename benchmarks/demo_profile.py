@@ -12,8 +12,9 @@ trainer, the tf.data pipeline) and times, each as its own compiled function (med
 * `g_forward`: G(z) in training mode (every critic step runs it);
 * `d_forward`: the critic bank on the real+fake concatenation (what a critic step scores);
 * `gp_forward_backward`: the penalty's critic forward at the interpolates, input gradient, norm;
-* `d_optimizer` / `g_optimizer`: one Adam update of the critic's / generator's variables alone;
-* `ema_update`: one EMA step of the generator's weights;
+* `d_update` / `g_update_and_ema`: the trainer's weight updates alone (`apply_critic_grads`: one
+  Adam step of the critic; `apply_generator_grads`: one of the generator, then its EMA step), as
+  the run applies them (XLA-fused on one device, `GanTrainer.compile`);
 * `critic_step`: the trainer's whole critic update (everything above for the critic, plus the
   double backward through the penalty);
 * `critic_and_generator_step`: a critic update followed by the generator update (+ EMA).
@@ -65,13 +66,16 @@ def conv_flops(graph) -> float:
     return total
 
 
-def build(preset: str, arch: str, precision: str, critic_bank: str):
-    """(cfg, trainer, training dataset) of `training.run --arch=ARCH --preset=PRESET` (resolved)."""
+def build(preset: str, arch: str, precision: str, critic_bank: str, settings: dict | None = None):
+    """(cfg, trainer, training dataset) of `training.run --arch=ARCH --preset=PRESET` (resolved).
+
+    `settings`: further `TrainConfig` fields, as flags would give them (e.g. `{"ndf": 12}`).
+    """
     from biogans_tf.trainer import setup
     from biogans_tf.trainer.config import resolve
 
     run_dir = tempfile.mkdtemp(prefix="demo-profile-")
-    explicit = dict(arch=arch, run_dir=run_dir)
+    explicit = dict(settings or {}, arch=arch, run_dir=run_dir)
     if precision:
         explicit["precision"] = precision
     if critic_bank:
@@ -82,6 +86,17 @@ def build(preset: str, arch: str, precision: str, critic_bank: str):
     cfg.proteins = tuple(cells.proteins)
     trainer = setup.build_trainer(cfg, len(cells.proteins), strategy)
     return cfg, trainer, setup.training_dataset(cfg, cells, strategy)
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """`--set NAME=VALUE` -> (name, value); the value as JSON where it parses (12, 0.5, true)."""
+    name, _, value = text.partition("=")
+    if not name or not value:
+        raise argparse.ArgumentTypeError(f"--set {text!r}: expected NAME=VALUE, e.g. ndf=12")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
 
 
 def profile(cfg, trainer, ds, repeats: int) -> tuple[dict, dict]:
@@ -115,19 +130,14 @@ def profile(cfg, trainer, ds, repeats: int) -> tuple[dict, dict]:
         return tf.reduce_mean(gradient_penalties(d, real, fake, seed))
 
     @tf.function
-    def d_optimizer():
-        trainer.d_optimizer.apply_gradients(zip(d_zero, d_vars, strict=True))
+    def d_update():
+        trainer.apply_critic_grads(d_zero)
         return trainer.d_optimizer.iterations
 
     @tf.function
-    def g_optimizer():
-        trainer.g_optimizer.apply_gradients(zip(g_zero, g_vars, strict=True))
+    def g_update():
+        trainer.apply_generator_grads(g_zero)
         return trainer.g_optimizer.iterations
-
-    @tf.function
-    def ema_update():
-        trainer.ema.update()
-        return tf.constant(0.0)
 
     strategy = tf.distribute.get_strategy()
     critic_only = step_function(trainer, strategy, generator_update=False)
@@ -142,13 +152,11 @@ def profile(cfg, trainer, ds, repeats: int) -> tuple[dict, dict]:
         "g_forward": g_forward,
         "d_forward": d_forward,
         "gp_forward_backward": gp_forward_backward,
-        "d_optimizer": d_optimizer,
-        "g_optimizer": g_optimizer,
+        "d_update": d_update,
+        "g_update_and_ema": g_update,
         "critic_step": lambda: critic_only(it)["d_loss"],
         "critic_and_generator_step": lambda: both(it)["g_loss"],
     }
-    if trainer.ema is not None:
-        parts["ema_update"] = ema_update
     seconds = {}
     for name, fn in parts.items():
         seconds[name] = median_seconds(fn, repeats)
@@ -237,6 +245,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--critic_bank", default="", help="default: the preset's (auto)")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--loop_iters", type=int, default=60)
+    ap.add_argument("--set", action="append", type=parse_setting, default=[], help="a TrainConfig NAME=VALUE")
     args = ap.parse_args(argv)
     if min(args.repeats, args.loop_iters) < 1:
         ap.error("--repeats and --loop_iters must be >= 1")
@@ -246,7 +255,7 @@ def main(argv=None) -> dict:
     print(
         f"cpu={cpu_model()!r} cores={os.cpu_count()} kernels={kernel_set()!r} load={os.getloadavg()[0]:.2f}"
     )
-    cfg, trainer, ds = build(args.preset, args.arch, args.precision, args.critic_bank)
+    cfg, trainer, ds = build(args.preset, args.arch, args.precision, args.critic_bank, dict(args.set))
     print(f"{args.arch} --preset={args.preset}: precision={cfg.precision} critic_bank={cfg.critic_bank} "
           f"batch={cfg.batch_size} ngf={cfg.ngf} ndf={cfg.ndf} n_critic={cfg.n_critic}")  # fmt: skip
     seconds, flops = profile(cfg, trainer, ds, args.repeats)
@@ -271,7 +280,7 @@ def main(argv=None) -> dict:
           f"+ callbacks {full * 1e3:.1f} ms = {1 / full:.2f} it/s")  # fmt: skip
     for name, sec in shares.items():
         print(f"  {100 * sec / full:5.1f} %  {sec * 1e3:7.1f} ms  {name}")
-    inside = {n: seconds[n] for n in ("g_forward", "d_forward", "gp_forward_backward", "d_optimizer")}
+    inside = {n: seconds[n] for n in ("g_forward", "d_forward", "gp_forward_backward", "d_update")}
     for name, sec in inside.items():  # parts of one critic step, as separate functions
         print(f"    {100 * sec / seconds['critic_step']:5.1f} % of a critic step: {name}")
     gflops = iter_flops / full / 1e9

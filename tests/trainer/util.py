@@ -27,7 +27,9 @@ def neighbours():
     return mine_neighbours(cells(), k=2)
 
 
-def make_trainer(arch="dcgan", gan="wgan-gp", seed=0, ema=False, ema_decay=0.999, **settings):
+def make_trainer(
+    arch="dcgan", gan="wgan-gp", seed=0, ema=False, ema_decay=0.999, fused_updates=False, **settings
+):
     """A compiled tiny trainer; `settings` are `GanLoss` or `TrainingSchedule` fields."""
     objective = {k: settings.pop(k) for k in ("clip", "gp_lambda", "penalty_type") if k in settings}
     loss, schedule = get_loss(gan, **objective), reference_schedule(gan, **settings)
@@ -52,6 +54,7 @@ def make_trainer(arch="dcgan", gan="wgan-gp", seed=0, ema=False, ema_decay=0.999
     t.compile(
         d_optimizer=make_optimizer(schedule.optimizer, schedule.lr_d, schedule.beta1, schedule.beta2),
         g_optimizer=make_optimizer(schedule.optimizer, schedule.lr_g, schedule.beta1, schedule.beta2),
+        fused_updates=fused_updates,
     )
     return t
 
