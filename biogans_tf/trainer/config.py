@@ -30,7 +30,7 @@ from biogans_tf.registries import ARCHS, LOSSES, PENALTIES
 from biogans_tf.runs.folder import CONFIG_FILE, RunFolder
 from biogans_tf.trainer.errors import ConfigError
 from biogans_tf.trainer.precision import PRECISIONS, resolve_precision
-from biogans_tf.trainer.presets import FAMILY_PRESETS, FLOAT32_CPU_PRESETS, PRESETS
+from biogans_tf.trainer.presets import FAMILY_PRESETS, PRESETS
 
 # Names are checked against `biogans_tf.registries` / `conventions` (no TensorFlow); the loss
 # classes and arch specs load when first needed, after the names are known to be good.
@@ -195,10 +195,6 @@ class TrainConfig:
         "auto", "XLA for the train step: auto = on with a GPU", choices=("auto", "true", "false")
     )
     precision: str = option("float32", _PRECISION_HELP, choices=PRECISIONS)
-    # Not a flag. Before training: the preset's `FLOAT32_CPU_PRESETS` settings not given as flags
-    # (filled by `resolve` when --precision=auto); the process setup applies them where auto becomes
-    # float32 on a CPU and keeps here what the run took ({}: nothing), which config.json records.
-    float32_cpu_settings: dict = dataclasses.field(default_factory=dict)
 
     @property
     def folder(self) -> RunFolder:
@@ -267,9 +263,6 @@ def resolve(explicit: dict, preset: str = "") -> TrainConfig:
     for k in SCHEDULE_FIELDS:
         if getattr(cfg, k) is None:
             setattr(cfg, k, getattr(schedule, k))
-    if cfg.precision == "auto":
-        wanted = FLOAT32_CPU_PRESETS.get(preset, {})
-        cfg.float32_cpu_settings = {k: v for k, v in wanted.items() if k not in explicit}
     if not cfg.run_dir:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         cfg.run_dir = os.path.join("runs", f"{cfg.arch}-{cfg.gan}-{stamp}")

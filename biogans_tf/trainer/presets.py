@@ -42,16 +42,6 @@ PRESETS: dict[str, dict] = {
 }
 
 
-# Settings a preset takes instead where `--precision=auto` trains in float32 on a CPU (one without
-# native bfloat16, e.g. an AVX2-only EPYC), unless given as flags (`biogans_tf.trainer.setup`
-# applies them, logs them, and config.json records them as `float32_cpu_settings`). cpu-demo:
-# float32 iterations cost ~1.6x bf16's; the critic bank (six critics, the penalty's double
-# backward) is ~75 % of them, and its cost grows with ndf^2 (benchmarks/RESULTS.md, issue 28).
-FLOAT32_CPU_PRESETS: dict[str, dict] = {
-    "cpu-demo": dict(ndf=12),
-}
-
-
 # Per-family settings a preset adds for an architecture family (`biogans_tf.models.registry`), on
 # top of `PRESETS`. The reference's multichannel run scripts
 # (experiments/models_6class_conditional/train_size-48-80_6class_wgangp-multichannel[-sep]-adam.sh)

@@ -62,41 +62,14 @@ def configure_process(cfg: TrainConfig) -> tf.distribute.Strategy:
     except distribute.StrategyError as e:
         raise ConfigError(str(e)) from None
     # `auto` becomes what this machine runs best; config.json (written later) records it.
-    auto = cfg.precision == "auto"
     cfg.precision, why = resolve_precision(cfg.precision)
     if why != "requested":
         print(f"precision: {cfg.precision} ({why})", file=sys.stderr, flush=True)
-    line = apply_float32_cpu_settings(cfg, auto)
-    if line:
-        print(line, file=sys.stderr, flush=True)
     keras.mixed_precision.set_global_policy(POLICIES[cfg.precision])
     cfg.critic_bank, why = resolve_critic_bank(cfg)
     if why:
         print(f"critic bank: {cfg.critic_bank} ({why})", file=sys.stderr, flush=True)
     return strategy
-
-
-def apply_float32_cpu_settings(cfg: TrainConfig, precision_was_auto: bool) -> str | None:
-    """Apply the preset's float32-CPU settings (`presets.FLOAT32_CPU_PRESETS`) where they are due.
-
-    Due where `--precision=auto` resolved to float32 and no GPU trains: a CPU without native
-    bfloat16. Then `cfg.float32_cpu_settings` keeps what was applied ({} where not due); a run
-    resumed from its config.json (a concrete precision) keeps its record. Call after
-    `resolve_precision`, before the models are built.
-
-    Returns:
-        One line for the log when settings changed, else None.
-    """
-    settings = cfg.float32_cpu_settings
-    if not precision_was_auto:
-        return None  # nothing pending: {} for a new run, what it took for a resumed one
-    if not settings or cfg.precision != "float32" or tf.config.list_physical_devices("GPU"):
-        cfg.float32_cpu_settings = {}
-        return None
-    for name, value in settings.items():
-        setattr(cfg, name, value)
-    text = ", ".join(f"--{name}={value}" for name, value in settings.items())
-    return f"preset {cfg.preset}: {text} (float32 on this CPU; flags override)"
 
 
 def resolve_critic_bank(cfg: TrainConfig) -> tuple[str, str | None]:

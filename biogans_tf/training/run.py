@@ -55,9 +55,8 @@ def config_from_flags(flag_values=FLAGS) -> TrainConfig:
         if os.path.exists(path):
             saved = load_config(path)
             if preset:
-                # Preset values count as requests too (with the float32-CPU settings the run took
-                # instead): they must agree with the saved run.
-                given = {**preset_values(preset, saved.arch), **saved.float32_cpu_settings}
+                # Preset values count as requests too: they must agree with the saved run.
+                given = preset_values(preset, saved.arch)
                 explicit = {**{k: v for k, v in given.items() if k not in explicit}, **explicit}
             return merge_for_resume(saved, explicit, path)
         # No config.json (lost, or killed before it was written): the run's protein order, which

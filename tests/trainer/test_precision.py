@@ -12,8 +12,7 @@ from biogans_tf.losses.wgan_gp import INTERPOLATES_SCOPE, NORM_SCOPE
 from biogans_tf.models.critic_bank import grouped_training_error
 from biogans_tf.trainer.config import ConfigError, merge_for_resume, resolve
 from biogans_tf.trainer.precision import resolve_precision
-from biogans_tf.trainer.presets import FLOAT32_CPU_PRESETS, PRESETS
-from biogans_tf.trainer.setup import apply_float32_cpu_settings, configure_process, resolve_critic_bank
+from biogans_tf.trainer.setup import configure_process, resolve_critic_bank
 from tests.trainer.util import dataset, make_trainer
 
 
@@ -85,32 +84,6 @@ def test_configure_process_records_what_auto_chose(restore_policy):
     expected = resolve_precision("auto")[0]
     assert cfg.precision == expected and cfg.to_json()["precision"] == expected
     assert keras.mixed_precision.global_policy().name == {"bf16": "mixed_bfloat16"}.get(expected, expected)
-
-
-def test_the_presets_float32_cpu_settings_apply_only_where_auto_becomes_float32(restore_policy):
-    wanted = FLOAT32_CPU_PRESETS["cpu-demo"]
-    assert wanted and all(PRESETS["cpu-demo"].get(k) != v for k, v in wanted.items())  # lighter
-    cfg = resolve({"run_dir": "x", "precision": "auto", "steps": 7}, preset="cpu-demo")
-    # Pending until the process knows what auto becomes: the config still holds the preset's own.
-    assert cfg.float32_cpu_settings == wanted
-    assert all(getattr(cfg, k) == PRESETS["cpu-demo"][k] for k in wanted)
-    name = next(iter(wanted))
-    given = resolve({"run_dir": "x", "precision": "auto", name: 8}, preset="cpu-demo")
-    assert name not in given.float32_cpu_settings and getattr(given, name) == 8  # a flag wins
-    assert resolve({"run_dir": "x", "precision": "float32"}, preset="cpu-demo").float32_cpu_settings == {}
-    assert resolve({"run_dir": "x"}, preset="paper").float32_cpu_settings == {}
-    cpu_only = not tf.config.list_physical_devices("GPU")
-    text = ", ".join(f"--{k}={v}" for k, v in wanted.items())
-    for precision, applied in [("float32", cpu_only), ("bf16", False)]:
-        c = dataclasses.replace(cfg, precision=precision, float32_cpu_settings=dict(cfg.float32_cpu_settings))
-        line = apply_float32_cpu_settings(c, precision_was_auto=True)
-        assert all(getattr(c, k) == (v if applied else PRESETS["cpu-demo"][k]) for k, v in wanted.items())
-        assert c.steps == 7 and c.float32_cpu_settings == (wanted if applied else {})
-        assert line == (f"preset cpu-demo: {text} (float32 on this CPU; flags override)" if applied else None)
-    # A resumed run (its config.json holds a concrete precision) keeps its settings and its record.
-    resumed = dataclasses.replace(cfg, precision="float32", float32_cpu_settings=dict(wanted), **wanted)
-    assert apply_float32_cpu_settings(resumed, precision_was_auto=False) is None
-    assert resumed.float32_cpu_settings == wanted
 
 
 def test_resume_with_auto_compares_what_auto_chooses_here():

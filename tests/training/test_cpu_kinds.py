@@ -15,7 +15,6 @@ import pytest
 from biogans_tf.cpu import ONEDNN_VARIABLE, cpu_flags
 from biogans_tf.failure import LOG_NAME
 from biogans_tf.trainer.precision import BF16_CPU_FLAGS
-from biogans_tf.trainer.presets import FLOAT32_CPU_PRESETS
 from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +26,6 @@ EIGEN_COMPLAINT = (
     r"|Conv2DBackpropFilter failed .*filter_size does not have enough elements"
 )
 README_COMMAND = ["-m", "training.run", "--arch=star", "--preset=cpu-demo"]
-LIGHTER = FLOAT32_CPU_PRESETS["cpu-demo"]  # what the demo trains where auto runs float32 (issue 28)
 TINY = [
     "--arch=star", "--image_size=24x40", "--ngf=8", "--ndf=8", "--nz=16", "--batch_size=4",
     "--data=sim:8", "--proteins=Alp14,Arp3", "--n_critic=1", "--log_every=1",
@@ -64,33 +62,26 @@ def test_readme_main_command_trains_on_both_kernel_sets(tmp_path, onednn):
     assert f"critic bank: {config['critic_bank']} (auto: " in p.stderr
     bf16 = onednn == "1" and bf16_cpu()
     assert config["precision"] == ("bf16" if bf16 else "float32")
-    assert config["float32_cpu_settings"] == ({} if bf16 else LIGHTER)
-    assert all((config[k] == v) != bf16 for k, v in LIGHTER.items())
     assert (run / "generator_ema.keras").is_file() and (run / "samples" / "step_0000002.png").is_file()
 
 
 @pytest.mark.cpu_kinds
 def test_readme_main_command_as_an_avx2_cpu_runs_it_and_resumes_with_the_preset(tmp_path):
     # ONEDNN_MAX_CPU_ISA=AVX2 keeps oneDNN to what an AVX2-only CPU has: no native bfloat16, so
-    # `auto` trains float32 (as on that CPU) with the preset's lighter float32 settings, which a
-    # resume with the preset keeps.
+    # `auto` trains float32 (as on that CPU), which a resume with the preset keeps.
     run, avx2 = tmp_path / "run", {"ONEDNN_MAX_CPU_ISA": "AVX2"}
     args = [*README_COMMAND, "--sample_every=1", "--checkpoint_every=1", "--steps=1", f"--run_dir={run}"]
     p = _run(args, "1", tmp_path, **avx2)
     assert p.returncode == 0, p.stderr[-3000:]
     why = "ONEDNN_MAX_CPU_ISA=AVX2 keeps oneDNN below" if bf16_cpu() else "no native bfloat16"
     assert f"precision: float32 (auto: {why}" in p.stderr
-    text = ", ".join(f"--{k}={v}" for k, v in LIGHTER.items())
-    assert f"preset cpu-demo: {text} (float32 on this CPU; flags override)" in p.stderr
     config = json.loads((run / "config.json").read_text())
     assert (config["precision"], config["critic_bank"], config["steps"]) == ("float32", "grouped", 1)
-    assert config["float32_cpu_settings"] == LIGHTER and all(config[k] == v for k, v in LIGHTER.items())
     p = _run([*README_COMMAND, "--resume", "--steps=2", f"--run_dir={run}"], "1", tmp_path, **avx2)
     assert p.returncode == 0, p.stderr[-3000:]
     result = json.loads(p.stdout.strip().splitlines()[-1])
     assert (result["start_step"], result["step"], result["critic_steps"]) == (1, 2, 4)
-    config = json.loads((run / "config.json").read_text())
-    assert config["precision"] == "float32" and config["float32_cpu_settings"] == LIGHTER
+    assert json.loads((run / "config.json").read_text())["precision"] == "float32"
 
 
 @pytest.mark.cpu_kinds
