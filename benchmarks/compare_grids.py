@@ -50,7 +50,7 @@ def main(argv=None) -> str:
         ax.set_title(title, fontsize=10)
     if args.title:
         fig.suptitle(args.title, fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97) if args.title else None)
     fig.savefig(args.out, dpi=100)
     print(args.out)
     return args.out
