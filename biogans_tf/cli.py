@@ -203,7 +203,25 @@ def parse_or_report(define: Callable, argv, usage: str, module_name: str, prog: 
     return fv
 
 
-def run(main: Callable[[list[str]], int | None], usage: str, module_name: str, argv=None) -> None:
+def renamed_flag_error(error: flags.Error, renamed: dict[str, str]) -> str | None:
+    """The one-line error for a flag that was renamed (`--old` or a bool's `--noold`), else None."""
+    name = getattr(error, "flagname", None)
+    if not isinstance(error, flags.UnrecognizedFlagError) or not name:
+        return None
+    prefix = "no" if name not in renamed and name.startswith("no") and name[2:] in renamed else ""
+    old = name[len(prefix) :]
+    if old not in renamed:
+        return None
+    return f"error: --{name} was renamed --{prefix}{renamed[old]} (see --help)"
+
+
+def run(
+    main: Callable[[list[str]], int | None],
+    usage: str,
+    module_name: str,
+    argv=None,
+    renamed: dict[str, str] | None = None,
+) -> None:
     """Start an absl program: help, quiet TensorFlow, then `app.run(main)`; exits with main's status.
 
     Args:
@@ -211,6 +229,8 @@ def run(main: Callable[[list[str]], int | None], usage: str, module_name: str, a
         usage: the program's usage text (its module docstring).
         module_name: the program module's `__name__` (selects the flags `--help` lists).
         argv: defaults to `sys.argv`.
+        renamed: old flag name -> its current name, so that a command written before a rename
+            (e.g. in an old report) fails with one line naming the flag to use.
     """
     argv = list(sys.argv if argv is None else argv)
     quiet_tensorflow()
@@ -225,7 +245,7 @@ def run(main: Callable[[list[str]], int | None], usage: str, module_name: str, a
         try:
             return flags.FLAGS(args)
         except flags.Error as e:
-            print(f"error: {e} (see --help)", file=sys.stderr)
+            print(renamed_flag_error(e, renamed or {}) or f"error: {e} (see --help)", file=sys.stderr)
             sys.exit(2)
 
     def _main(remaining):

@@ -191,3 +191,32 @@ def test_option_lower_bound_list_and_multi_flags():
     assert cli.from_flags(_ListOptions, fv) == _ListOptions(names=["a", "b"], paths=["x", "y,z"])
     with pytest.raises(flags.IllegalFlagValueError, match="positive integer"):
         fv["n"].parse("0")
+
+
+@pytest.mark.parametrize(
+    "module, old, new",
+    [
+        ("training.evaluate", "--steps=300", "--c2st_steps"),  # as docs/RESULTS.md's early commands
+        ("training.run", "--logdir=runs/x", "--run_dir"),
+        ("training.sample", "--noema", "--nouse_ema"),
+        ("export.saved_model", "--ema", "--export_ema"),
+    ],
+)
+def test_a_renamed_flag_fails_in_one_line_naming_its_new_name(module, old, new):
+    from tests.conftest import run_cli
+
+    p = run_cli(module, old, timeout=120)
+    assert p.returncode == 2, p.stderr[-2000:]
+    errors = [line for line in p.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {old.split('=')[0]} was renamed {new} (see --help)"], p.stderr[-2000:]
+    assert "Traceback" not in p.stderr
+
+
+def test_renamed_flag_error_leaves_other_errors_alone():
+    renamed = {"steps": "c2st_steps", "ema": "use_ema"}
+    unknown = flags.UnrecognizedFlagError("bogus")
+    assert cli.renamed_flag_error(unknown, renamed) is None
+    assert cli.renamed_flag_error(flags.IllegalFlagValueError("--steps=x"), renamed) is None
+    assert cli.renamed_flag_error(flags.UnrecognizedFlagError("noema"), renamed) == (
+        "error: --noema was renamed --nouse_ema (see --help)"
+    )

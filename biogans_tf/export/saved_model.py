@@ -430,7 +430,7 @@ def cli():
     from biogans_tf.cli import run as run_program
 
     define_flags(ExportOptions, __name__)
-    run_program(_main_with_errors, __doc__, __name__)
+    run_program(_main_with_errors, __doc__, __name__, renamed={"ema": "export_ema"})  # issue 23's rename
 
 
 if __name__ == "__main__":

@@ -360,7 +360,7 @@ def cli():
     # Flags are defined here, not at import: `training.run` defines `--data`, `--run_dir`, `--seed`
     # ... too, and a process that imports both (the test suite) would get a DuplicateFlagError.
     define_flags(EvalOptions, __name__)
-    run_program(main, __doc__, __name__)
+    run_program(main, __doc__, __name__, renamed={"steps": "c2st_steps"})  # issue 23's renames
 
 
 if __name__ == "__main__":

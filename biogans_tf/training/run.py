@@ -169,7 +169,7 @@ def main(argv):
 
 def cli():
     """Console script `biogans-train` (and `python -m training.run`)."""
-    run_program(main, __doc__, __name__)
+    run_program(main, __doc__, __name__, renamed={"logdir": "run_dir"})  # issue 23's renames
 
 
 if __name__ == "__main__":

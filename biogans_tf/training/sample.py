@@ -152,7 +152,7 @@ def cli() -> None:
     from biogans_tf.cli import run as run_program
 
     define_flags()
-    run_program(main, __doc__, __name__)
+    run_program(main, __doc__, __name__, renamed={"ema": "use_ema"})  # issue 23's renames
 
 
 if __name__ == "__main__":
