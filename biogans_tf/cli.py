@@ -203,8 +203,8 @@ def parse_or_report(define: Callable, argv, usage: str, module_name: str, prog: 
     return fv
 
 
-def renamed_flag_error(error: flags.Error, renamed: dict[str, str]) -> str | None:
-    """The one-line error for a flag that was renamed (`--old` or a bool's `--noold`), else None."""
+def renamed_flag_message(error: flags.Error, renamed: dict[str, str]) -> str | None:
+    """What to say about a flag that was renamed (`--old` or a bool's `--noold`), else None."""
     name = getattr(error, "flagname", None)
     if not isinstance(error, flags.UnrecognizedFlagError) or not name:
         return None
@@ -212,7 +212,7 @@ def renamed_flag_error(error: flags.Error, renamed: dict[str, str]) -> str | Non
     old = name[len(prefix) :]
     if old not in renamed:
         return None
-    return f"error: --{name} was renamed --{prefix}{renamed[old]} (see --help)"
+    return f"--{name} was renamed --{prefix}{renamed[old]} (see --help)"
 
 
 def run(
@@ -245,7 +245,7 @@ def run(
         try:
             return flags.FLAGS(args)
         except flags.Error as e:
-            print(renamed_flag_error(e, renamed or {}) or f"error: {e} (see --help)", file=sys.stderr)
+            print(f"error: {renamed_flag_message(e, renamed or {}) or f'{e} (see --help)'}", file=sys.stderr)
             sys.exit(2)
 
     def _main(remaining):

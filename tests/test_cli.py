@@ -53,7 +53,7 @@ def test_client_takes_comma_lists_and_one_name_per_flag():
     assert a.out == "reconstructions.png" and a.bits == 8
     b = client.parse_args(["--model_name=m", "interpolate", "--interp_steps=7"])
     assert b.interp_steps == 7 and b.out == "interpolation.gif"
-    with pytest.raises(ValueError, match="Unknown command line flag 'steps'"):  # the old alias is gone
+    with pytest.raises(ValueError, match="--steps was renamed --interp_steps"):  # no alias: a pointer
         client.parse_args(["--model_name=m", "interpolate", "--steps=5"])
 
 
@@ -65,6 +65,7 @@ def test_client_takes_comma_lists_and_one_name_per_flag():
         (["sample"], "--model_name is required"),
         (["--model_name=m", "sample", "--palette=blue"], "red-green|magenta-green|gray"),
         (["--model_name=m", "reconstruct"], "--images is required"),
+        (["--model_name=m", "interpolate", "--steps=8"], "--steps was renamed --interp_steps (see --help)"),
     ],
 )
 def test_client_errors_name_the_flag(argv, message, capsys):
@@ -212,11 +213,11 @@ def test_a_renamed_flag_fails_in_one_line_naming_its_new_name(module, old, new):
     assert "Traceback" not in p.stderr
 
 
-def test_renamed_flag_error_leaves_other_errors_alone():
+def test_renamed_flag_message_leaves_other_errors_alone():
     renamed = {"steps": "c2st_steps", "ema": "use_ema"}
     unknown = flags.UnrecognizedFlagError("bogus")
-    assert cli.renamed_flag_error(unknown, renamed) is None
-    assert cli.renamed_flag_error(flags.IllegalFlagValueError("--steps=x"), renamed) is None
-    assert cli.renamed_flag_error(flags.UnrecognizedFlagError("noema"), renamed) == (
-        "error: --noema was renamed --nouse_ema (see --help)"
+    assert cli.renamed_flag_message(unknown, renamed) is None
+    assert cli.renamed_flag_message(flags.IllegalFlagValueError("--steps=x"), renamed) is None
+    assert cli.renamed_flag_message(flags.UnrecognizedFlagError("noema"), renamed) == (
+        "--noema was renamed --nouse_ema (see --help)"
     )

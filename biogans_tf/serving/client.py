@@ -25,7 +25,7 @@ import grpc
 import numpy as np
 
 from biogans_tf import tiff, viz
-from biogans_tf.cli import define_flags, from_flags
+from biogans_tf.cli import define_flags, from_flags, renamed_flag_message
 from biogans_tf.conventions import PALETTES, RESIZE_POLICIES
 from biogans_tf.failure import failure_line
 from biogans_tf.options import option
@@ -279,8 +279,8 @@ def parse_args(argv):
     fv = build_flags()
     try:
         rest = fv([PROG, *argv])[1:]
-    except flags.Error as e:
-        raise ValueError(f"{e} (see --help)") from None
+    except flags.Error as e:  # issue 23 renamed --steps
+        raise ValueError(renamed_flag_message(e, {"steps": "interp_steps"}) or f"{e} (see --help)") from None
     if not rest or rest[0] not in COMMANDS:
         got = repr(rest[0]) if rest else "nothing"
         raise ValueError(f"expected a command, one of {', '.join(COMMANDS)}; got {got}")
